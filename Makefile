@@ -1,0 +1,70 @@
+# bbwatch — every target creates and uses the local .venv by itself.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SPHINXOPTS ?=
+BUILDDIR := _build
+FLEETDIR ?= .fleet
+FLEETPORT ?= 8010
+PORT ?= 8000
+
+.PHONY: help venv html demo test lint linkcheck serve clean bench fleet-up fleet-down
+
+help:
+	@echo "make demo      start the local Buildbot fleet and build the site against it"
+	@echo "make test      run the whole test suite (unit, integration, browser)"
+	@echo "make html      build the site (live data from BBWATCH_BUILDBOT_URL, else the default)"
+	@echo "make serve     serve the built site on http://127.0.0.1:$(PORT)/"
+	@echo "make linkcheck check internal references"
+	@echo "make bench     run the benchmarks in bench/"
+	@echo "make clean     remove build output (keeps .venv)"
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test,demo]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+html: $(STAMP)
+	$(BIN)/sphinx-build -b html -c . -W --keep-going $(SPHINXOPTS) docs $(BUILDDIR)/html
+	@echo "Site built: file://$(CURDIR)/$(BUILDDIR)/html/index.html"
+
+demo: $(STAMP)
+	@BBWATCH_BUILDBOT_URL="$$($(BIN)/bbwatch fleet up --dir $(FLEETDIR) --port $(FLEETPORT) --quiet)" || { echo "demo: could not start the local fleet" >&2; exit 2; }; \
+	echo "Local Buildbot fleet: $$BBWATCH_BUILDBOT_URL"; \
+	BBWATCH_BUILDBOT_URL="$$BBWATCH_BUILDBOT_URL" $(BIN)/sphinx-build -b html -c . --keep-going $(SPHINXOPTS) docs $(BUILDDIR)/html
+	@echo
+	@echo "Site built against the local fleet: file://$(CURDIR)/$(BUILDDIR)/html/index.html"
+	@echo "Browse it with: make serve   (http://127.0.0.1:$(PORT)/)"
+	@echo "Stop the fleet with: $(BIN)/bbwatch fleet down --dir $(FLEETDIR)"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check ext tests bench conf.py
+
+linkcheck: $(STAMP)
+	$(BIN)/sphinx-build -b linkcheck -c . -W --keep-going -D linkcheck_ignore='https?://.*' docs $(BUILDDIR)/linkcheck
+
+serve: $(STAMP)
+	@test -f $(BUILDDIR)/html/index.html || $(MAKE) html
+	@echo "Serving http://127.0.0.1:$(PORT)/  (Ctrl-C to stop)"
+	$(BIN)/python -m http.server --bind 127.0.0.1 --directory $(BUILDDIR)/html $(PORT)
+
+bench: $(STAMP)
+	$(BIN)/python bench/parse.py
+	$(BIN)/python bench/fetch.py
+	$(BIN)/python bench/site.py
+
+fleet-up: $(STAMP)
+	$(BIN)/bbwatch fleet up --dir $(FLEETDIR) --port $(FLEETPORT)
+
+fleet-down: $(STAMP)
+	$(BIN)/bbwatch fleet down --dir $(FLEETDIR)
+
+clean:
+	rm -rf $(BUILDDIR) .pytest_cache

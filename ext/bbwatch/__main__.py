@@ -1,0 +1,3 @@
+from bbwatch.cli import main
+
+raise SystemExit(main())

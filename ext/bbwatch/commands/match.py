@@ -1,0 +1,12 @@
+"""`bbwatch match` (not implemented yet: owned by its issue)."""
+
+from __future__ import annotations
+
+import argparse
+
+from bbwatch.commands import fail
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("match", help="(not implemented yet)")
+    p.set_defaults(func=lambda args: fail("'match' is not implemented yet"))

@@ -1,0 +1,187 @@
+"""Plain dataclasses for the Buildbot domain, shared by the client, the analysis and the pages.
+
+They mirror Buildbot's REST API v2 resources (see ``shared/reference/cpython-ci.md`` §4) but keep
+only what bbwatch uses. Everything below the client works on these, never on raw JSON.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+
+
+class Result(enum.IntEnum):
+    """Buildbot's result codes (``buildbot.process.results``)."""
+
+    SUCCESS = 0
+    WARNINGS = 1
+    FAILURE = 2
+    SKIPPED = 3
+    EXCEPTION = 4
+    RETRY = 5
+    CANCELLED = 6
+
+    @property
+    def word(self) -> str:
+        return self.name.lower()
+
+    @property
+    def colour(self) -> str:
+        return _COLOURS[self]
+
+    @property
+    def is_bad(self) -> bool:
+        return self in (Result.FAILURE, Result.EXCEPTION, Result.RETRY)
+
+    @property
+    def is_infra(self) -> bool:
+        """EXCEPTION and RETRY are Buildbot/worker problems, not test failures."""
+        return self in (Result.EXCEPTION, Result.RETRY)
+
+
+_COLOURS = {
+    Result.SUCCESS: "green",
+    Result.WARNINGS: "orange",
+    Result.FAILURE: "red",
+    Result.SKIPPED: "white",
+    Result.EXCEPTION: "purple",
+    Result.RETRY: "purple",
+    Result.CANCELLED: "pink",
+}
+
+
+def result_of(code: int | None) -> Result | None:
+    """Map an API ``results`` value (None while running) to a Result."""
+    if code is None:
+        return None
+    try:
+        return Result(code)
+    except ValueError:
+        return None
+
+
+_BRANCH_TAG = re.compile(r"^(3\.x|\d+\.\d+|PullRequest)$")
+
+
+@dataclass(frozen=True)
+class Builder:
+    builderid: int
+    name: str
+    tags: tuple[str, ...] = ()
+    description: str | None = None
+
+    @property
+    def branch(self) -> str | None:
+        """The branch tag (``3.x``, ``3.14``, ``PullRequest``), else the name's last word."""
+        for tag in self.tags:
+            if _BRANCH_TAG.match(tag):
+                return tag
+        last = self.name.rsplit(" ", 1)[-1] if self.name else ""
+        if last == "PR":
+            return "PullRequest"
+        return last if _BRANCH_TAG.match(last) else None
+
+    @property
+    def stable(self) -> bool:
+        return "stable" in self.tags
+
+    @property
+    def tier(self) -> int | None:
+        for tag in self.tags:
+            if tag.startswith("tier-") and tag[5:].isdigit():
+                return int(tag[5:])
+        return None
+
+
+@dataclass(frozen=True)
+class Worker:
+    workerid: int
+    name: str
+    connected: bool
+    builderids: tuple[int, ...] = ()
+    paused: bool = False
+    admin: str | None = None  # owner contact, from worker info when the worker reports it
+
+
+@dataclass(frozen=True)
+class Change:
+    changeid: int
+    revision: str | None
+    author: str
+    comments: str
+    files: tuple[str, ...] = ()
+    when_timestamp: int | None = None
+    branch: str | None = None
+    revlink: str | None = None
+    repository: str | None = None
+
+    @property
+    def title(self) -> str:
+        return self.comments.splitlines()[0] if self.comments else ""
+
+
+@dataclass(frozen=True)
+class Log:
+    logid: int
+    name: str
+    slug: str
+    stepid: int
+    num_lines: int
+    type: str = "s"
+    complete: bool = True
+
+
+@dataclass(frozen=True)
+class Step:
+    stepid: int
+    buildid: int
+    number: int
+    name: str
+    results: int | None
+    state_string: str = ""
+    complete: bool = True
+    started_at: int | None = None
+    complete_at: int | None = None
+    logs: tuple[Log, ...] = ()
+    hidden: bool = False
+
+    @property
+    def result(self) -> Result | None:
+        return result_of(self.results)
+
+
+@dataclass
+class Build:
+    buildid: int
+    builderid: int
+    number: int
+    results: int | None
+    complete: bool
+    started_at: int | None = None
+    complete_at: int | None = None
+    state_string: str = ""
+    workerid: int | None = None
+    properties: dict[str, object] = field(default_factory=dict)
+    steps: list[Step] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+
+    @property
+    def result(self) -> Result | None:
+        return result_of(self.results)
+
+    @property
+    def revision(self) -> str | None:
+        value = self.properties.get("got_revision") or self.properties.get("revision")
+        if isinstance(value, str) and value:
+            return value
+        for change in reversed(self.changes):
+            if change.revision:
+                return change.revision
+        return None
+
+    def step(self, name: str) -> Step | None:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        return None

@@ -1,0 +1,26 @@
+"""Sphinx extensions of the Buildbot Watcher's Handbook.
+
+One module per directive family, each with its own ``setup_x(app)``; this package's ``setup``
+registers them all, so ``conf.py`` lists just ``"bbwatch.sphinxext"``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sphinx.application import Sphinx
+
+from bbwatch import __version__
+from bbwatch.sphinxext import checklists, config, live
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    config.setup_config(app)
+    live.setup_live(app)
+    checklists.setup_checklists(app)
+    return {
+        "version": __version__,
+        "env_version": 1,
+        "parallel_read_safe": True,
+        "parallel_write_safe": True,
+    }
