@@ -185,3 +185,36 @@ class Build:
             if step.name == name:
                 return step
         return None
+
+
+@dataclass
+class FleetData:
+    """Everything the live pages need from a master, fetched once per site build.
+
+    ``builds`` maps builderid to that builder's most recent builds, newest first, with
+    ``steps`` and ``changes`` filled. ``test_logs`` maps buildid to the (tail-capped) raw stdio
+    of the ``test`` step, for builds whose test step did not succeed or whose result is
+    WARNINGS/FAILURE. ``errors`` lists what could not be fetched (one line each), so pages can
+    say what is missing instead of failing.
+    """
+
+    base_url: str
+    fetched_at: float
+    builders: list[Builder] = field(default_factory=list)
+    workers: list[Worker] = field(default_factory=list)
+    builds: dict[int, list[Build]] = field(default_factory=dict)
+    test_logs: dict[int, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    source: str = "live"  # "live", "cache" (master unreachable, older data) or "snapshot"
+
+    def builder(self, builderid: int) -> Builder | None:
+        for builder in self.builders:
+            if builder.builderid == builderid:
+                return builder
+        return None
+
+    def worker_for(self, builderid: int) -> Worker | None:
+        for worker in self.workers:
+            if builderid in worker.builderids:
+                return worker
+        return None

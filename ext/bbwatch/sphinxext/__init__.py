@@ -11,13 +11,14 @@ from typing import Any
 from sphinx.application import Sphinx
 
 from bbwatch import __version__
-from bbwatch.sphinxext import checklists, config, live
+from bbwatch.sphinxext import checklists, config, live, registry
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
     config.setup_config(app)
     live.setup_live(app)
     checklists.setup_checklists(app)
+    registry.setup_registry(app)
     return {
         "version": __version__,
         "env_version": 1,
