@@ -1,0 +1,346 @@
+"""History analysis over one builder's recent builds: streaks, blamelists, suspects, flakiness.
+
+Pure functions over :mod:`bbwatch.models` dataclasses (builds newest first, as the client
+returns them) and :class:`BuildTests` (what one build's test step says per test file). No I/O.
+
+Rules, with the reasons behind them:
+
+- A build is *bad* when its result is FAILURE, EXCEPTION or RETRY, *good* when SUCCESS or
+  WARNINGS, and *neutral* otherwise (running, SKIPPED, CANCELLED): a cancelled build says nothing
+  about the tree, so it neither breaks nor extends a streak.
+- WARNINGS is good for streaks: the blamelist of a FAILURE streak starts after the last SUCCESS
+  *or WARNINGS* build (Buildbot's own blamelist wrongly spans long WARNINGS runs).
+- A test streak only looks at builds whose test step ran: a compile failure in the middle does
+  not end (nor extend) a test's failing streak.
+- Flip rate follows TestGrid's flip analyser: runs of >= 3 consecutive failures are breakage and
+  are dropped before counting flips; a failed-then-passed (re-run) cell always counts as a flip.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from bbwatch.models import Build, Change, Result
+
+BREAKAGE_RUN = 3  # consecutive failures that count as breakage, not flakiness (TestGrid)
+MIN_FLIPS = 2  # flips on one builder needed before calling a test flaky from flips alone
+
+
+def is_bad(build: Build) -> bool:
+    return build.complete and build.result is not None and build.result.is_bad
+
+
+def is_good(build: Build) -> bool:
+    return build.complete and build.result in (Result.SUCCESS, Result.WARNINGS)
+
+
+@dataclass(frozen=True)
+class BuildTests:
+    """What one build's test step tells about test files.
+
+    ``ran`` is False when the test step did not run to a verdict (compile failure, exception,
+    build still running): such builds are neutral for test streaks and flakiness.
+    """
+
+    ran: bool
+    failed: frozenset[str] = frozenset()  # test files that failed (after any re-run)
+    flaky: frozenset[str] = frozenset()  # test files that failed, then passed on re-run
+    test_ids: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def status(self, test_file: str) -> str | None:
+        """``"fail"``, ``"flaky"``, ``"pass"``, or None when the test step did not run."""
+        if not self.ran:
+            return None
+        if test_file in self.failed:
+            return "fail"
+        if test_file in self.flaky:
+            return "flaky"
+        return "pass"
+
+
+@dataclass(frozen=True)
+class Streak:
+    """The current run of bad builds (or bad test results) on one builder."""
+
+    builds: tuple[Build, ...]  # the bad builds of the streak, newest first
+    last_good: Build | None  # None: the streak goes back past the analysed history
+    blamelist: tuple[Change, ...]  # changes after last_good up to first_failing, newest first
+
+    @property
+    def latest(self) -> Build:
+        return self.builds[0]
+
+    @property
+    def first_failing(self) -> Build:
+        return self.builds[-1]
+
+    @property
+    def length(self) -> int:
+        return len(self.builds)
+
+    @property
+    def complete(self) -> bool:
+        """True when the build before the streak is known (a real "last good build")."""
+        return self.last_good is not None
+
+    @property
+    def since(self) -> int | None:
+        """When the streak started (the first failing build's start), epoch seconds."""
+        first = self.first_failing
+        return first.started_at or first.complete_at
+
+    @property
+    def start_revision(self) -> str | None:
+        return self.first_failing.revision
+
+
+def _completed(builds: Sequence[Build]) -> list[Build]:
+    return [b for b in builds if b.complete and b.result is not None]
+
+
+def _blamelist(builds: Sequence[Build], first_failing: Build, last_good: Build | None) -> tuple:
+    """Changes of every build after ``last_good`` up to and including ``first_failing``.
+
+    Neutral builds in between (cancelled, retried) carry changes too, and Buildbot attaches each
+    change to one build only, so they all belong to the range. Newest first, no duplicates.
+    """
+    ordered = list(builds)  # newest first
+    start = ordered.index(first_failing)
+    end = ordered.index(last_good) if last_good is not None else start + 1
+    seen: set[int] = set()
+    changes: list[Change] = []
+    for build in ordered[start:end]:
+        for change in reversed(build.changes):
+            if change.changeid not in seen:
+                seen.add(change.changeid)
+                changes.append(change)
+    return tuple(changes)
+
+
+def builder_streak(builds: Sequence[Build]) -> Streak | None:
+    """The failing streak ending at the builder's latest verdict, or None if that is good.
+
+    ``builds`` are one builder's builds, newest first (running builds are ignored).
+    """
+    bad: list[Build] = []
+    last_good: Build | None = None
+    for build in _completed(builds):
+        if is_bad(build):
+            bad.append(build)
+        elif is_good(build):
+            last_good = build
+            break
+    if not bad:
+        return None
+    return Streak(tuple(bad), last_good, _blamelist(builds, bad[-1], last_good))
+
+
+def streak_of_test(
+    builds: Sequence[Build], tests: Mapping[int, BuildTests], test_file: str
+) -> Streak | None:
+    """The streak of builds in which ``test_file`` fails, ending at its latest verdict.
+
+    ``tests`` maps buildid to what that build's test step said; builds missing from it or whose
+    test step did not run are skipped. Returns None when the test's latest verdict is a pass.
+    """
+    bad: list[Build] = []
+    last_good: Build | None = None
+    for build in _completed(builds):
+        status = tests.get(build.buildid, _NOT_RUN).status(test_file)
+        if status is None:
+            continue
+        if status == "fail":
+            bad.append(build)
+        else:
+            last_good = build
+            break
+    if not bad:
+        return None
+    return Streak(tuple(bad), last_good, _blamelist(builds, bad[-1], last_good))
+
+
+_NOT_RUN = BuildTests(ran=False)
+
+
+# --- suspects -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Suspect:
+    change: Change
+    score: int  # 3 touches the test file, 2 the module under test, 1 test support, 0 other
+    reason: str
+
+
+def tested_module(test_file: str) -> str:
+    """``test_os`` -> ``os``; ``test.test_json.test_dump`` -> ``json``."""
+    name = test_file.removeprefix("test.").split(".", 1)[0]
+    return name[5:] if name.startswith("test_") else name
+
+
+def _touches_test(path: str, test_file: str) -> bool:
+    top = test_file.removeprefix("test.").split(".", 1)[0]
+    stem = posixpath.splitext(posixpath.basename(path))[0]
+    parts = path.split("/")
+    return stem == top or top in parts[:-1]
+
+
+def _touches_module(path: str, module: str) -> bool:
+    if not module:
+        return False
+    stem = posixpath.splitext(posixpath.basename(path))[0]
+    parts = path.split("/")
+    if "test" in parts[:-1] or stem.startswith("test_"):
+        return False
+    candidates = {module, f"_{module}", f"{module}module", f"_{module}module"}
+    return stem in candidates or module in parts[:-1]
+
+
+def suspects(changes: Iterable[Change], test_file: str | None) -> list[Suspect]:
+    """Rank a blamelist: a change touching the failing test's file ranks first, then one
+    touching the module it tests, then test-support changes, then the rest (newest first)."""
+    ranked: list[tuple[int, int, Suspect]] = []
+    module = tested_module(test_file) if test_file else ""
+    for order, change in enumerate(changes):
+        score, reason = 0, "in the blamelist"
+        for path in change.files:
+            if test_file and _touches_test(path, test_file):
+                score, reason = 3, f"touches {path}, the failing test's file"
+                break
+            if test_file and _touches_module(path, module) and score < 2:
+                score, reason = 2, f"touches {path}, the module {test_file} tests"
+            elif "/test/support" in f"/{path}" and score < 1:
+                score, reason = 1, f"touches test support ({path})"
+        ranked.append((-score, order, Suspect(change, score, reason)))
+    return [s for _, _, s in sorted(ranked, key=lambda t: (t[0], t[1]))]
+
+
+# --- flakiness ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FlakeEvidence:
+    kind: str  # "rerun" | "same-revision" | "flips"
+    builderid: int
+    build: Build
+    detail: str
+
+
+@dataclass(frozen=True)
+class FlipStats:
+    builderid: int
+    runs: int  # verdicts considered (after dropping breakage runs)
+    flips: int
+    failures: int  # failed or failed-then-passed cells among the considered runs
+
+    @property
+    def rate(self) -> float:
+        return self.flips / self.runs if self.runs else 0.0
+
+
+def verdicts_of_test(
+    builds: Sequence[Build], tests: Mapping[int, BuildTests], test_file: str
+) -> list[tuple[Build, str]]:
+    """The test's verdicts on one builder, oldest first: (build, "fail"|"flaky"|"pass")."""
+    seq: list[tuple[Build, str]] = []
+    for build in reversed(_completed(builds)):
+        status = tests.get(build.buildid, _NOT_RUN).status(test_file)
+        if status is not None:
+            seq.append((build, status))
+    return seq
+
+
+def _drop_breakage(seq: list[tuple[Build, str]]) -> list[tuple[Build, str]]:
+    kept: list[tuple[Build, str]] = []
+    i = 0
+    while i < len(seq):
+        j = i
+        while j < len(seq) and seq[j][1] == "fail":
+            j += 1
+        if j - i >= BREAKAGE_RUN:
+            i = j  # a run of real breakage: neither flips nor runs
+            continue
+        if j > i:
+            kept.extend(seq[i:j])
+            i = j
+        else:
+            kept.append(seq[i])
+            i += 1
+    return kept
+
+
+def flip_stats(
+    builderid: int, builds: Sequence[Build], tests: Mapping[int, BuildTests], test_file: str
+) -> FlipStats:
+    """Flips to failing over the considered runs, ignoring runs of >= 3 failures."""
+    seq = _drop_breakage(verdicts_of_test(builds, tests, test_file))
+    flips = failures = 0
+    previous = "pass"
+    for _build, status in seq:
+        if status == "flaky":
+            flips += 1
+            failures += 1
+        elif status == "fail":
+            failures += 1
+            if previous != "fail":
+                flips += 1
+        previous = status
+    return FlipStats(builderid, len(seq), flips, failures)
+
+
+def flakiness(
+    history: Mapping[int, Sequence[Build]], tests: Mapping[int, BuildTests], test_file: str
+) -> tuple[list[FlakeEvidence], list[FlipStats]]:
+    """Evidence that ``test_file`` is flaky across the fleet, plus per-builder flip statistics.
+
+    ``history`` maps builderid to that builder's builds (newest first). Evidence kinds:
+
+    - ``rerun``: failed then passed on re-run in the same build (a WARNINGS build on CPython);
+    - ``same-revision``: failed and passed on the same revision, either rebuilt on the same
+      builder, or on another builder while the failing builder shows no breakage streak (a
+      test failing on one platform only, every time, is not flaky);
+    - ``flips``: at least two flips to failing on one builder outside breakage runs.
+    """
+    evidence: list[FlakeEvidence] = []
+    stats: list[FlipStats] = []
+    by_revision: dict[str, list[tuple[int, Build, str]]] = {}
+    in_breakage: set[int] = set()  # buildids inside a >= 3 failure run
+    for builderid, builds in history.items():
+        seq = verdicts_of_test(builds, tests, test_file)
+        if not seq:
+            continue
+        kept = {b.buildid for b, _ in _drop_breakage(seq)}
+        in_breakage.update(b.buildid for b, s in seq if s == "fail" and b.buildid not in kept)
+        for build, status in seq:
+            if status == "flaky":
+                evidence.append(
+                    FlakeEvidence("rerun", builderid, build, "failed, then passed on re-run")
+                )
+            if build.revision:
+                by_revision.setdefault(build.revision, []).append((builderid, build, status))
+        flip = flip_stats(builderid, builds, tests, test_file)
+        stats.append(flip)
+        if flip.flips >= MIN_FLIPS:
+            last = next(b for b, s in reversed(seq) if s != "pass")
+            evidence.append(
+                FlakeEvidence(
+                    "flips", builderid, last, f"{flip.flips} flips in {flip.runs} runs"
+                )
+            )
+    for revision, cells in by_revision.items():
+        passes = [c for c in cells if c[2] != "fail"]
+        for builderid, build, status in cells:
+            if status != "fail" or build.buildid in in_breakage:
+                continue
+            same = [c for c in passes if c[0] == builderid]
+            other = [c for c in passes if c[0] != builderid]
+            if same:
+                detail = f"failed and passed on {revision[:12]} on the same builder"
+            elif other:
+                detail = f"failed on {revision[:12]}, which passed on another builder"
+            else:
+                continue
+            evidence.append(FlakeEvidence("same-revision", builderid, build, detail))
+    return evidence, stats

@@ -1,0 +1,146 @@
+"""History analysis: streaks, blamelists, suspects and flakiness on small built histories."""
+
+from __future__ import annotations
+
+from bbwatch import history
+from bbwatch.history import BuildTests
+from bbwatch.models import Build, Change, Result
+
+S, W, F, E, C = Result.SUCCESS, Result.WARNINGS, Result.FAILURE, Result.EXCEPTION, Result.CANCELLED
+
+
+def _builds(results: list[Result | None], builderid: int = 1, files=None) -> list[Build]:
+    """Builds oldest to newest from ``results``, returned newest first like the client does.
+
+    Build n carries one change (changeid n, revision "rev<n>") touching ``files[n]`` if given.
+    """
+    builds = []
+    for n, result in enumerate(results, start=1):
+        change = Change(
+            changeid=builderid * 1000 + n,
+            revision=f"rev{n}",
+            author="dev <dev@example.org>",
+            comments=f"change {n}",
+            files=tuple((files or {}).get(n, ("Lib/unrelated.py",))),
+        )
+        builds.append(
+            Build(
+                buildid=builderid * 1000 + n,
+                builderid=builderid,
+                number=n,
+                results=None if result is None else int(result),
+                complete=result is not None,
+                started_at=1_700_000_000 + n * 3600,
+                complete_at=1_700_000_000 + n * 3600 + 600,
+                properties={"got_revision": f"rev{n}"},
+                changes=[change],
+            )
+        )
+    return builds[::-1]
+
+
+def test_builder_streak_starts_after_last_good_build_and_skips_neutral_builds():
+    builds = _builds([S, F, S, F, C, F, None])
+    streak = history.builder_streak(builds)
+    assert streak is not None
+    assert [b.number for b in streak.builds] == [6, 4]
+    assert streak.first_failing.number == 4
+    assert streak.last_good is not None and streak.last_good.number == 3
+    # The cancelled build 5 sits inside the streak: its change belongs to the blamelist too,
+    # but the blamelist stops at the first failing build (6's change came after the breakage).
+    assert [c.changeid for c in streak.blamelist] == [1004]
+
+
+def test_warnings_end_a_failure_streak_so_blamelist_is_not_since_last_success():
+    builds = _builds([S, W, W, W, F, F])
+    streak = history.builder_streak(builds)
+    assert streak is not None
+    assert streak.last_good.number == 4
+    assert streak.length == 2
+    assert [c.changeid for c in streak.blamelist] == [1005]
+
+
+def test_green_builder_has_no_streak_and_unknown_start_is_flagged():
+    assert history.builder_streak(_builds([F, S])) is None
+    streak = history.builder_streak(_builds([F, E, F]))
+    assert streak is not None and not streak.complete and streak.length == 3
+
+
+def test_test_streak_ignores_builds_whose_test_step_did_not_run():
+    builds = _builds([S, S, F, F, F])
+    tests = {
+        1001: BuildTests(ran=True),
+        1002: BuildTests(ran=True, failed=frozenset({"test_b"})),
+        1003: BuildTests(ran=True, failed=frozenset({"test_a"})),
+        1004: BuildTests(ran=False),  # compile failure
+        1005: BuildTests(ran=True, failed=frozenset({"test_a"})),
+    }
+    streak = history.streak_of_test(builds, tests, "test_a")
+    assert streak is not None
+    assert [b.number for b in streak.builds] == [5, 3]
+    assert streak.last_good.number == 2
+    assert history.streak_of_test(builds, tests, "test_b") is None
+
+
+def test_suspects_rank_change_touching_test_file_then_tested_module_first():
+    changes = [
+        Change(1, "a", "x", "docs", files=("Doc/whatsnew.rst",)),
+        Change(2, "b", "x", "os tweak", files=("Lib/os.py",)),
+        Change(3, "c", "x", "test fix", files=("Lib/test/test_os.py", "Misc/NEWS")),
+        Change(4, "d", "x", "support", files=("Lib/test/support/__init__.py",)),
+    ]
+    ranked = history.suspects(changes, "test_os")
+    assert [s.change.changeid for s in ranked] == [3, 2, 4, 1]
+    assert [s.score for s in ranked] == [3, 2, 1, 0]
+    assert "Lib/test/test_os.py" in ranked[0].reason
+    # a test package directory counts as the test's file; C modules count as the module
+    ranked = history.suspects(
+        [Change(5, "e", "x", "c", files=("Modules/_jsonmodule.c",)),
+         Change(6, "f", "x", "t", files=("Lib/test/test_json/test_dump.py",))],
+        "test.test_json.test_dump",
+    )
+    assert [s.score for s in ranked] == [3, 2]
+
+
+def test_flakiness_from_rerun_and_flips_but_not_from_a_deterministic_breakage():
+    # builder 1: test_flaky fails now and then; builder 2: test_broken fails every build since 3
+    b1 = _builds([S, F, S, W, S, F, S], builderid=1)
+    b2 = _builds([S, S, F, F, F, F, F], builderid=2)
+    tests: dict[int, BuildTests] = {}
+    for n in range(1, 8):
+        failed1 = {"test_flaky"} if n in (2, 6) else set()
+        flaky1 = {"test_flaky"} if n == 4 else set()
+        tests[1000 + n] = BuildTests(True, frozenset(failed1), frozenset(flaky1))
+        tests[2000 + n] = BuildTests(True, frozenset({"test_broken"} if n >= 3 else ()))
+    hist = {1: b1, 2: b2}
+    evidence, stats = history.flakiness(hist, tests, "test_flaky")
+    kinds = {e.kind for e in evidence}
+    assert {"rerun", "flips"} <= kinds
+    assert {e.builderid for e in evidence} == {1}
+    flip1 = next(s for s in stats if s.builderid == 1)
+    assert flip1.flips == 3 and flip1.runs == 7
+    assert 0.4 < flip1.rate < 0.5
+
+    evidence, stats = history.flakiness(hist, tests, "test_broken")
+    assert evidence == []
+    flip2 = next(s for s in stats if s.builderid == 2)
+    assert flip2.flips == 0 and flip2.runs == 2  # the 5-failure run is breakage, dropped
+
+
+def test_same_revision_pass_and_fail_is_flaky_only_outside_breakage():
+    b1 = _builds([S, F], builderid=1)
+    b2 = _builds([S, S], builderid=2)  # same revisions rev1, rev2 as builder 1
+    tests = {
+        1001: BuildTests(True), 1002: BuildTests(True, frozenset({"test_x"})),
+        2001: BuildTests(True), 2002: BuildTests(True),
+    }
+    evidence, _ = history.flakiness({1: b1, 2: b2}, tests, "test_x")
+    assert [(e.kind, e.build.number) for e in evidence] == [("same-revision", 2)]
+
+    # three failures in a row on builder 1 at revisions builder 2 passes: a platform breakage
+    b1 = _builds([F, F, F], builderid=1)
+    b2 = _builds([S, S, S], builderid=2)
+    tests = {1000 + n: BuildTests(True, frozenset({"test_x"})) for n in (1, 2, 3)}
+    tests |= {2000 + n: BuildTests(True) for n in (1, 2, 3)}
+    evidence, _ = history.flakiness({1: b1, 2: b2}, tests, "test_x")
+    assert evidence == []
