@@ -1,0 +1,429 @@
+"""Which issue covers this failure? Pure functions, shared by `bbwatch match` and the pages.
+
+The watcher's procedure (search titles for the test method, then the test file, then full
+text) becomes ``search_terms``; ``rank`` orders candidate issues (a reviewed registry rule
+first, then titles naming the full id, ``Class.method``, the method, the class, the file, then
+message similarity) and says why in words; ``suggest_title`` gives the title that the next
+identical failure will find with its first search term.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bbwatch.tracker import Issue
+
+if TYPE_CHECKING:
+    from bbwatch.registry import KnownIssue, Registry
+
+KINDS = ("failed", "crashed", "timed_out", "env_changed", "leaked")
+MAX_MESSAGE = 100
+# A match at least this confident, on an open issue, makes a failure "known".
+KNOWN_THRESHOLD = 0.7
+CLOSED_PENALTY = 0.04  # keeps a closed issue just below an open one of the same rule
+
+# Confidence of each rule, strongest first; gaps > CLOSED_PENALTY keep the order by confidence.
+CONFIDENCE = {
+    "registry": 0.95,
+    "full id": 0.9,
+    "Class.method": 0.85,
+    "method": 0.75,
+    "file (no test id)": 0.7,
+    "class": 0.6,
+    "file": 0.45,
+    "message": 0.4,  # times the share of the message's words found in the issue
+}
+
+
+@dataclass(frozen=True)
+class Failure:
+    test_file: str
+    test_id: str | None = None
+    builder: str | None = None
+    branch: str | None = None
+    message: str | None = None
+    kind: str = "failed"  # failed|crashed|timed_out|env_changed|leaked
+    passed_on_rerun: bool = False  # failed, then passed when re-run: flaky on this revision
+
+    @property
+    def test_class(self) -> str | None:
+        return split_test_id(self.test_id, self.test_file)[0]
+
+    @property
+    def test_method(self) -> str | None:
+        return split_test_id(self.test_id, self.test_file)[1]
+
+
+@dataclass
+class Match:
+    issue: Issue
+    confidence: float
+    reason: str
+    source: str  # "registry" | "tracker"
+    rule: str = ""  # key of CONFIDENCE that matched
+    known_issue: KnownIssue | None = None  # the registry entry, for source == "registry"
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "number": self.issue.number,
+            "title": self.issue.title,
+            "state": self.issue.state,
+            "confidence": round(self.confidence, 3),
+            "reason": self.reason,
+            "url": self.issue.url,
+            "source": self.source,
+            "rule": self.rule,
+        }
+        if self.known_issue is not None:
+            data["kind"] = self.known_issue.kind
+        return data
+
+
+# -- test ids ------------------------------------------------------------------------------
+_OLD_ID = re.compile(r"^(?P<name>\w+) \((?P<path>[\w.]+)\)")
+
+
+def canonical_test_id(test_id: str | None) -> str | None:
+    """``test_foo (test.test_os.FileTests)`` (≤3.10) → ``test.test_os.FileTests.test_foo``."""
+    if not test_id:
+        return None
+    test_id = test_id.strip()
+    m = _OLD_ID.match(test_id)
+    if m:
+        name, path = m["name"], m["path"]
+        return path if path.endswith("." + name) else f"{path}.{name}"
+    return test_id.split(" ", 1)[0]  # drop a trailing "(i=1)" subtest description
+
+
+def split_test_id(
+    test_id: str | None, test_file: str | None = None
+) -> tuple[str | None, str | None]:
+    """(class, method) of a unittest id; either may be None.
+
+    The method is the last component when it does not look like a class (CamelCase); the class
+    is the nearest CamelCase component before it. Module parts (``test.test_os``, package
+    sub-modules) are neither.
+    """
+    test_id = canonical_test_id(test_id)
+    if not test_id:
+        return None, None
+    parts = [p for p in test_id.split(".") if p]
+    if test_file and test_file in parts:
+        parts = parts[parts.index(test_file) + 1 :]
+    if not parts:
+        return None, None
+    method = None if _is_class(parts[-1]) else parts[-1]
+    classes = [p for p in (parts[:-1] if method else parts) if _is_class(p)]
+    cls = classes[-1] if classes else None
+    if method and not cls and len(parts) == 1 and method == test_file:
+        method = None
+    return cls, method
+
+
+def _is_class(name: str) -> bool:
+    return name[:1].isupper() or name.startswith("_") and name[1:2].isupper()
+
+
+# -- messages ------------------------------------------------------------------------------
+_MASKS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\x1b\[[0-9;]*m"), ""),
+    # temp paths before numbers, so /tmp/test_python_123/x becomes <TMP>
+    (re.compile(
+        r"(?:/tmp|/var/tmp|/private/var/folders|/var/folders|/dev/shm)/[^\s'\",:)\]]*"
+        r"|[A-Za-z]:\\(?:Users\\[^\\\s]+\\AppData\\Local\\)?Temp\\[^\s'\",:)\]]*"
+        r"|\b(?:tmp|temp)[\w-]*[/\\][^\s'\",:)\]]*",
+        re.I,
+    ), "<TMP>"),
+    (re.compile(r"\b(?:pid|process|child process|thread id)[ =:]*\d+", re.I),
+     lambda m: re.sub(r"\d+$", "<PID>", m.group(0))),  # type: ignore[list-item]
+    (re.compile(r"\bat 0x[0-9a-f]+\b", re.I), "at <ADDR>"),
+    (re.compile(r"\b0x[0-9a-f]+\b", re.I), "<HEX>"),
+    # hashes and ids printed without 0x (a digit and a letter, so words and numbers stay)
+    (re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b"), "<HEX>"),
+    (re.compile(r"(?<![\w<])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?![\w>])", re.I), "<N>"),
+]
+
+
+def normalise_message(msg: str) -> str:
+    """First meaningful line of an error, with what varies between runs masked, ≤ 100 chars.
+
+    Numbers → ``<N>``, hex and hashes → ``<HEX>``, ``at 0x…`` → ``at <ADDR>``, temp paths →
+    ``<TMP>``, pids → ``<PID>``; whitespace collapsed.
+    """
+    line = next((ln.strip() for ln in msg.splitlines() if ln.strip()), "")
+    for pattern, repl in _MASKS:
+        line = pattern.sub(repl, line)  # type: ignore[arg-type]
+    line = re.sub(r"\s+", " ", line).strip()
+    if len(line) > MAX_MESSAGE:
+        cut = line[:MAX_MESSAGE]
+        # don't leave half a placeholder or half a word at the end
+        cut = re.sub(r"\s*<[A-Z]*$", "", cut)
+        line = cut.rsplit(" ", 1)[0] if " " in cut[60:] else cut
+    return line
+
+
+# -- the procedure -------------------------------------------------------------------------
+def search_terms(f: Failure) -> list[str]:
+    """Search terms in the procedure's order: method, ``Class.method``, class, file, message."""
+    cls, method = split_test_id(f.test_id, f.test_file)
+    terms: list[str] = []
+    if method:
+        terms.append(method)
+        if cls:
+            terms.append(f"{cls}.{method}")
+    if cls:
+        terms.append(cls)
+    terms.append(f.test_file)
+    if f.message:
+        message = normalise_message(f.message)
+        if message:
+            terms.append(message)
+    seen: set[str] = set()
+    return [t for t in terms if t and not (t in seen or seen.add(t))]
+
+
+_KIND_WORDS = {
+    "failed": "fails",
+    "crashed": "crashes",
+    "timed_out": "times out",
+    "env_changed": "alters the environment",
+    "leaked": "leaks",
+}
+
+
+def suggest_title(f: Failure) -> str:
+    """``test_x: Class.method fails on <builder>``, or ``test_x: <short message> on <builder>``."""
+    cls, method = split_test_id(f.test_id, f.test_file)
+    where = f" on {f.builder}" if f.builder else ""
+    if method:
+        name = f"{cls}.{method}" if cls else method
+        verb = "is flaky" if f.passed_on_rerun else _KIND_WORDS.get(f.kind, "fails")
+        return f"{f.test_file}: {name} {verb}{where}"
+    short = _short_message(f.message or "")
+    if short:
+        return f"{f.test_file}: {short}{where}"
+    subject = f"{cls} " if cls else ""
+    return f"{f.test_file}: {subject}{_KIND_WORDS.get(f.kind, 'fails')}{where}"
+
+
+def _short_message(message: str, limit: int = 60) -> str:
+    line = next((ln.strip() for ln in message.splitlines() if ln.strip()), "")
+    line = re.sub(r"\s+", " ", line)
+    if len(line) > limit:
+        line = line[: limit - 1].rsplit(" ", 1)[0] + "…"
+    return line
+
+
+# -- ranking -------------------------------------------------------------------------------
+_WORD = re.compile(r"\w+")
+_TITLE_FILE = re.compile(r"^\s*(?:\[[^\]]*\]\s*)?(test_\w+)\s*:")
+
+
+def _tokens(text: str) -> set[str]:
+    return set(_WORD.findall(text.lower()))
+
+
+def _contains(title: str, needle: str) -> bool:
+    """``needle`` appears in ``title`` as whole words (``test_os`` is not in ``test_ossaudio``)."""
+    pattern = r"(?<![\w.])" + re.escape(needle.lower()) + r"(?![\w])"
+    return re.search(pattern, title.lower()) is not None
+
+
+def message_similarity(message: str | None, issue: Issue) -> float:
+    """Share of the normalised message's words found in the issue's title and body."""
+    if not message:
+        return 0.0
+    words = _tokens(re.sub(r"<[A-Z]+>", " ", normalise_message(message)))
+    words -= {"error", "the", "a", "in", "of", "is", "not", "to"}
+    if not words:
+        return 0.0
+    text = _tokens(f"{issue.title}\n{issue.body}")
+    return len(words & text) / len(words)
+
+
+def _title_rule(f: Failure, issue: Issue) -> tuple[str, str] | None:
+    """(rule, the words that matched) for the strongest title rule, or None."""
+    test_id = canonical_test_id(f.test_id)
+    cls, method = split_test_id(test_id, f.test_file)
+    title = issue.title
+    if test_id and _contains(title, test_id):
+        return "full id", test_id
+    if cls and method and _contains(title, f"{cls}.{method}"):
+        return "Class.method", f"{cls}.{method}"
+    if method and _contains(title, method):
+        return "method", method
+    if not method and not cls and _contains(title, f.test_file):
+        return "file (no test id)", f.test_file
+    if cls and _contains(title, cls):
+        return "class", cls
+    if _contains(title, f.test_file):
+        return "file", f.test_file
+    return None
+
+
+def _state_words(issue: Issue) -> str:
+    return "issue is open" if issue.is_open else "issue is closed — maybe reopen"
+
+
+def _tracker_match(f: Failure, issue: Issue) -> Match | None:
+    similarity = message_similarity(f.message, issue)
+    found = _title_rule(f, issue)
+    if found:
+        rule, words = found
+        confidence = CONFIDENCE[rule]
+        reason = f"title contains `{words}`"
+        if rule == "full id":
+            reason += " (the full test id)"
+        named = _TITLE_FILE.match(issue.title)
+        if rule in ("method", "class") and named and named.group(1) != f.test_file:
+            # the same method name in another test file is usually another bug
+            confidence *= 0.5
+            reason += f", but it is about `{named.group(1)}`, not `{f.test_file}`"
+    elif similarity >= 0.5:
+        rule = "message"
+        confidence = CONFIDENCE["message"] * similarity
+        reason = f"issue text shares {similarity:.0%} of the words of the error message"
+    else:
+        return None
+    if not issue.is_open:
+        confidence -= CLOSED_PENALTY
+    return Match(issue, max(confidence, 0.0), f"{reason}; {_state_words(issue)}", "tracker", rule)
+
+
+def _registry_match(known: KnownIssue, f: Failure, issues: dict[int, Issue]) -> Match:
+    issue = issues.get(known.number) or Issue(known.number, known.title, "open", known.url)
+    what = canonical_test_id(f.test_id) or f.test_file
+    reason = f"reviewed registry entry ({known.kind}) covers `{what}`"
+    if known.message:
+        reason += " and its message"
+    confidence = CONFIDENCE["registry"] - (0 if issue.is_open else CLOSED_PENALTY)
+    return Match(issue, confidence, f"{reason}; {_state_words(issue)}", "registry", "registry",
+                 known)
+
+
+def rank(f: Failure, issues: Sequence[Issue], registry: Registry | None = None) -> list[Match]:
+    """Candidate issues for ``f``, best first, each with a confidence in [0, 1] and a reason.
+
+    Order: a registry rule, then titles containing the full id, ``Class.method``, the method,
+    the class, the file, then message similarity; at equal rule an open issue ranks above a
+    closed one (which is reported "closed — maybe reopen").
+    """
+    by_number = {issue.number: issue for issue in issues}
+    matches: dict[int, Match] = {}
+    if registry is not None:
+        for known in registry.match(f):
+            matches.setdefault(known.number, _registry_match(known, f, by_number))
+    for issue in issues:
+        if issue.number in matches:
+            continue
+        match = _tracker_match(f, issue)
+        if match is not None:
+            matches[issue.number] = match
+    return sorted(
+        matches.values(),
+        key=lambda m: (
+            -round(m.confidence, 6),
+            not m.issue.is_open,
+            -message_similarity(f.message, m.issue),
+            -m.issue.number,
+        ),
+    )
+
+
+def classify(f: Failure, matches: Sequence[Match]) -> str:
+    """"known", "flaky" (known, and the registry or the re-run says flaky) or "new".
+
+    Known means a registry entry covers it, or an open issue matches by the test method or
+    better (confidence ≥ KNOWN_THRESHOLD). A closed match alone leaves the failure "new".
+    """
+    for m in matches:
+        if m.source == "registry" or (m.issue.is_open and m.confidence >= KNOWN_THRESHOLD):
+            registry_flaky = m.known_issue is not None and m.known_issue.kind == "flaky"
+            return "flaky" if registry_flaky or f.passed_on_rerun else "known"
+    return "new"
+
+
+# -- from a parsed log ---------------------------------------------------------------------
+def _field(obj: Any, name: str, default: Any = None) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def _outcome_kind(outcome: str) -> str:
+    outcome = (outcome or "").lower()
+    if "env changed" in outcome:
+        return "env_changed"
+    if "timed out" in outcome or "timeout" in outcome:
+        return "timed_out"
+    if "leak" in outcome:
+        return "leaked"
+    if "crash" in outcome or "exit code" in outcome or "uncaught" in outcome:
+        return "crashed"
+    return "failed"
+
+
+def failures_from_run(run: Any, builder: str | None = None, branch: str | None = None
+                      ) -> list[Failure]:
+    """One Failure per failing test case, plus one per bad test file without cases.
+
+    ``run`` is a ``bbwatch.regrtest.TestRun``. Cases of the first run and of the re-run are
+    merged (a test that failed, then passed on re-run, is kept with ``passed_on_rerun``).
+    Bad files without FAIL/ERROR blocks (crash, timeout, env changed, leak) get the message
+    from the log: the timeout/crash line, the leak summary or the outcome.
+    """
+    rerun_passed = set(_field(run, "rerun_passed", ()) or ())
+    outcomes: dict[str, str] = dict(_field(run, "outcomes", {}) or {})
+    failures: list[Failure] = []
+    seen: set[tuple[str, str]] = set()
+    with_cases: set[str] = set()
+    for case in _field(run, "cases", ()) or ():
+        test_file = _field(case, "test_file") or ""
+        test_id = canonical_test_id(_field(case, "test_id"))
+        if not test_file or not test_id:
+            continue
+        with_cases.add(test_file)
+        if (test_file, test_id) in seen:
+            continue
+        seen.add((test_file, test_id))
+        failures.append(Failure(
+            test_file, test_id, builder, branch, _field(case, "exception") or None, "failed",
+            test_file in rerun_passed,
+        ))
+
+    messages: dict[str, tuple[str, str]] = {}
+    for kind, entries in (("timed_out", _field(run, "timeouts", ())),
+                          ("crashed", _field(run, "crashes", ()))):
+        for entry in entries or ():
+            test_file = _field(entry, "test_file")
+            text = _field(entry, "message") or _field(entry, "line") or ""
+            if test_file and test_file not in messages:
+                messages[test_file] = (kind, str(text))
+    for leak in _field(run, "leaks", ()) or ():
+        test_file = _field(leak, "test_file")
+        counts = list(_field(leak, "counts", []) or [])
+        what = _field(leak, "kind", "references")
+        text = f"{test_file} leaked {counts} {what}, sum={sum(counts)}"
+        if test_file and test_file not in messages:
+            messages[test_file] = ("leaked", text)
+
+    bad = list(_field(run, "failed", ()) or ())
+    bad += [t for t, o in outcomes.items() if _outcome_kind(o) == "env_changed" and t not in bad]
+    bad += [t for t in messages if t not in bad]
+    bad += [t for t in rerun_passed if t not in bad]
+    for test_file in _unique(bad):
+        if test_file in with_cases:
+            continue
+        kind, text = messages.get(test_file, (_outcome_kind(outcomes.get(test_file, "")), ""))
+        if not text and test_file in outcomes:
+            text = f"{test_file} {outcomes[test_file]}"
+        failures.append(Failure(test_file, None, builder, branch, text or None, kind,
+                                test_file in rerun_passed))
+    return failures
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
