@@ -1,0 +1,478 @@
+"""A Buildbot REST API v2 server for a generated fleet: the scale, fault and hostile fixture.
+
+Run it as its own process (``python bench/scalefleet.py --port 0``): it prints its base URL on
+the first line of stdout and serves until killed. Every response waits ``--latency-ms`` first,
+like a real master across the internet. ``--fault`` makes it misbehave (see ``Fault``);
+``--hostile`` puts hostile strings into names, commits and logs (see ``hostile.py``).
+
+Admin endpoints (no latency, not counted):
+``GET /admin/stats`` request counts (total, per path, per route, per raw-log id);
+``POST /admin/reset`` zero the counts; ``POST /admin/add-builds?n=10`` append completed builds;
+``POST /admin/faults`` replace the faults with a JSON list of ``Fault`` fields.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fleetdata import STEP_NAMES, Fleet, huge_log_lines  # noqa: E402
+
+FAULT_KINDS = ("status", "429", "slow", "truncated", "invalid-json", "huge-log", "kill", "drop")
+
+
+@dataclass
+class Fault:
+    """One way to misbehave on paths matching ``path`` (a regex on the URL path).
+
+    ``status``: answer ``value`` (e.g. 500) with a Buildbot-style error body; ``429``: Too Many
+    Requests with ``Retry-After: value``; ``slow``: sleep ``value`` seconds first; ``truncated``:
+    a 200 whose JSON stops half-way; ``invalid-json``: a 200 HTML error page; ``huge-log``: raw
+    logs are ``value`` MB, streamed (never stored); ``kill``: SIGKILL the server on the
+    ``value``-th matching request; ``drop``: close the connection without answering.
+    ``times`` limits how many requests it hits (None: all).
+    """
+
+    kind: str
+    path: str = ""
+    value: float = 0
+    times: int | None = None
+    hits: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> Fault:
+        """``KIND[,path=REGEX][,value=N][,times=N]``, e.g. ``status,path=/logs/,value=404``."""
+        kind, *opts = text.split(",")
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r} (one of {', '.join(FAULT_KINDS)})")
+        fault = cls(kind)
+        for opt in opts:
+            key, _, val = opt.partition("=")
+            if key == "path":
+                re.compile(val)
+                fault.path = val
+            elif key == "value":
+                fault.value = float(val)
+            elif key == "times":
+                fault.times = int(val)
+            else:
+                raise ValueError(f"unknown fault option {key!r} in {text!r}")
+        return fault
+
+
+class Api:
+    """Routes ``/api/v2/...`` paths to fleet resources; pure apart from the fleet's lock."""
+
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+
+    def route(self, path: str, query: dict[str, list[str]]) -> tuple[str, object]:
+        """Return (route name, JSON-able body or ("raw", log id)); raise LookupError for 404."""
+        parts = [unquote(p) for p in path.strip("/").split("/") if p]
+        f = self.fleet
+        match parts:
+            case ["builders"]:
+                return "builders", self._collection("builders", f.builder_rows, query)
+            case ["builders", key]:
+                return "builder", self._collection("builders", [self._builder(key)], query)
+            case ["workers"]:
+                return "workers", self._collection("workers", f.worker_rows, query)
+            case ["workers", wid]:
+                rows = [w for w in f.worker_rows if str(w["workerid"]) == wid or w["name"] == wid]
+                return "worker", self._collection("workers", self._one(rows), query)
+            case ["builds"]:
+                with f.lock:
+                    specs = list(f.specs.values())
+                rows = [f.build_row(s, "property" in query) for s in specs]
+                return "builds", self._collection("builds", rows, query)
+            case ["builds", bid]:
+                return "build", self._builds([self._spec(bid)], query)
+            case ["builders", key, "builds"]:
+                builder = self._builder(key)
+                with f.lock:
+                    ids = list(f.by_builder.get(int(builder["builderid"]), []))
+                return "builder-builds", self._builds([f.specs[i] for i in ids], query)
+            case ["builders", key, "builds", num]:
+                return "builder-build", self._builds([self._numbered(key, num)], query)
+            case ["builds", bid, "steps"]:
+                return "steps", self._collection("steps", f.steps(self._spec(bid)), query)
+            case ["builders", key, "builds", num, "steps"]:
+                spec = self._numbered(key, num)
+                return "steps", self._collection("steps", f.steps(spec), query)
+            case ["builds", bid, "changes"]:
+                return "changes", self._collection("changes", [self._spec(bid).change], query)
+            case ["changes", cid]:
+                return "change", self._collection("changes", [self._spec(cid).change], query)
+            case ["builds", bid, "properties"]:
+                return "properties", {
+                    "properties": [f.properties(self._spec(bid))],
+                    "meta": {"total": 1},
+                }
+            case ["steps", sid]:
+                return "step", self._collection("steps", [self._step(int(sid))], query)
+            case ["steps", sid, "logs"]:
+                return "logs", self._collection("logs", self._one([f.log_row(int(sid))]), query)
+            case ["steps", sid, "logs", "stdio"]:
+                return "log", self._collection("logs", self._one([f.log_row(int(sid))]), query)
+            case ["logs", lid]:
+                return "log", self._collection("logs", self._one([f.log_row(int(lid))]), query)
+            case ["logs", lid, ("raw" | "raw_inline" | "contents") as how]:
+                return self._log(int(lid), how, query)
+            case ["steps", sid, "logs", "stdio", ("raw" | "raw_inline" | "contents") as how]:
+                return self._log(int(sid), how, query)
+            case ["builds", bid, "steps", step, "logs", "stdio", how]:
+                return self._log(self._logid(self._spec(bid), step), how, query)
+            case ["builders", key, "builds", num, "steps", step, "logs", "stdio", how]:
+                return self._log(self._logid(self._numbered(key, num), step), how, query)
+        raise LookupError(f"Invalid path: {'/'.join(parts)}")
+
+    # -- lookups ----------------------------------------------------------------------------
+    @staticmethod
+    def _one(rows: list) -> list:
+        if not rows or rows[0] is None:
+            raise LookupError("not found")
+        return rows
+
+    def _builder(self, key: str) -> dict[str, object]:
+        for row in self.fleet.builder_rows:
+            if str(row["builderid"]) == key or row["name"] == key:
+                return row
+        raise LookupError(f"no builder {key!r}")
+
+    def _spec(self, bid: str):
+        try:
+            return self.fleet.specs[int(bid)]
+        except (KeyError, ValueError):
+            raise LookupError(f"no build {bid!r}") from None
+
+    def _numbered(self, key: str, num: str):
+        ids = self.fleet.by_builder.get(int(self._builder(key)["builderid"]), [])
+        if not num.isdigit() or int(num) >= len(ids):
+            raise LookupError(f"no build {num!r} on builder {key!r}")
+        return self.fleet.specs[ids[int(num)]]
+
+    def _step(self, stepid: int) -> dict[str, object]:
+        spec = self.fleet.spec_for_log(stepid)
+        if spec is None:
+            raise LookupError(f"no step {stepid}")
+        return self.fleet.steps(spec)[stepid % 10]
+
+    @staticmethod
+    def _logid(spec, step: str) -> int:
+        index = (
+            int(step) if step.isdigit() else STEP_NAMES.index(step) if step in STEP_NAMES else -1
+        )
+        if not 0 <= index < len(STEP_NAMES):
+            raise LookupError(f"no step {step!r}")
+        return spec.buildid * 10 + index
+
+    def _log(self, logid: int, how: str, query: dict[str, list[str]]) -> tuple[str, object]:
+        if self.fleet.spec_for_log(logid) is None:
+            raise LookupError(f"no log {logid}")
+        if how == "contents":
+            lines = self.fleet.log_text(logid).splitlines(keepends=True)
+            offset = int(query.get("offset", ["0"])[0])
+            limit = int(query.get("limit", [str(len(lines))])[0])
+            chunk = lines[offset : offset + limit]
+            # logchunks keep the stream prefix ("o" stdout, "h" header) on every line
+            content = "".join("o" + line for line in chunk)
+            return "contents", {
+                "logchunks": [{"logid": logid, "firstline": offset, "content": content}],
+                "meta": {},
+            }
+        if how not in ("raw", "raw_inline"):
+            raise LookupError(f"Invalid path: {how}")
+        return "raw", ("raw", logid)
+
+    def _builds(self, specs: list, query: dict[str, list[str]]) -> dict[str, object]:
+        rows = [self.fleet.build_row(s, "property" in query) for s in specs]
+        return self._collection("builds", rows, query)
+
+    # -- result specs (buildbot/data/resultspec.py) --------------------------------------------
+    @staticmethod
+    def _collection(name: str, rows: list, query: dict[str, list[str]]) -> dict[str, object]:
+        rows = [dict(r) for r in rows]
+        for key, values in query.items():
+            if key in ("field", "order", "limit", "offset", "property"):
+                continue
+            fieldname, _, op = key.partition("__")
+            op = op or "eq"
+            if rows and fieldname not in rows[0]:
+                raise ValueError(f"unrecognized query parameter: {key}")
+            rows = [r for r in rows if _matches(r.get(fieldname), op, values)]
+        total = len(rows)
+        for order in reversed(query.get("order", [])):
+            desc = order.startswith("-")
+            key = order.lstrip("-")
+            rows.sort(key=lambda r, k=key: (r.get(k) is None, r.get(k)), reverse=desc)
+        offset = int(query.get("offset", ["0"])[0])
+        if "limit" in query:
+            rows = rows[offset : offset + int(query["limit"][0])]
+        elif offset:
+            rows = rows[offset:]
+        if "field" in query:
+            keep = set(query["field"])
+            rows = [{k: v for k, v in r.items() if k in keep} for r in rows]
+        return {name: rows, "meta": {"total": total}}
+
+
+def _coerce(sample: object, value: str) -> object:
+    if isinstance(sample, bool):
+        return value.lower() in ("on", "true", "yes", "1")
+    if isinstance(sample, int):
+        return int(value)
+    return value
+
+
+_OPS = {
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
+    "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b,
+    "gt": lambda a, b: a > b,
+    "ge": lambda a, b: a >= b,
+}
+
+
+def _matches(actual: object, op: str, values: list[str]) -> bool:
+    if op in ("in", "notin"):
+        vals = [_coerce(actual, v) for raw in values for v in raw.split(",")]
+        return (actual in vals) == (op == "in")
+    if op == "contains":
+        return any(v in actual for v in values) if isinstance(actual, list | str) else False
+    if op not in _OPS:
+        raise ValueError(f"unknown operator {op!r}")
+    if actual is None:
+        return False
+    return (
+        any(_OPS[op](actual, _coerce(actual, v)) for v in values)
+        if op == "eq"
+        else all(_OPS[op](actual, _coerce(actual, v)) for v in values)
+    )
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, fleet: Fleet, latency: float, faults: list[Fault], port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), Handler)
+        self.api = Api(fleet)
+        self.fleet = fleet
+        self.latency = latency
+        self.faults = faults
+        self.counts: Counter[str] = Counter()
+        self.routes: Counter[str] = Counter()
+        self.raw_logs: Counter[int] = Counter()
+        self.stats_lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/"
+
+    def stats(self) -> dict[str, object]:
+        with self.stats_lock:
+            return {
+                "total": sum(self.counts.values()),
+                "paths": dict(self.counts),
+                "routes": dict(self.routes),
+                "raw_logs": {str(k): v for k, v in self.raw_logs.items()},
+            }
+
+    def take_fault(self, path: str) -> Fault | None:
+        with self.stats_lock:
+            for fault in self.faults:
+                if re.search(fault.path, path) and (
+                    fault.times is None or fault.hits < fault.times
+                ):
+                    fault.hits += 1
+                    return fault
+        return None
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like a real master behind HAProxy
+    server: Server
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass  # quiet: the bench and the tests read counts from /admin/stats instead
+
+    def do_POST(self) -> None:  # noqa: N802
+        url = urlsplit(self.path)
+        query = parse_qs(url.query)
+        srv = self.server
+        if url.path == "/admin/reset":
+            with srv.stats_lock:
+                srv.counts.clear()
+                srv.routes.clear()
+                srv.raw_logs.clear()
+            return self._json(200, {"ok": True})
+        if url.path == "/admin/add-builds":
+            added = srv.fleet.add_builds(int(query.get("n", ["1"])[0]))
+            return self._json(200, {"added": added})
+        if url.path == "/admin/faults":
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)) or 0)
+            with srv.stats_lock:
+                srv.faults = [Fault(**f) for f in json.loads(body or b"[]")]
+            return self._json(200, {"faults": [asdict(f) for f in srv.faults]})
+        self._json(404, {"error": "not found"})
+
+    def do_GET(self) -> None:  # noqa: N802
+        url = urlsplit(self.path)
+        srv = self.server
+        if url.path == "/admin/stats":
+            return self._json(200, srv.stats())
+        api_at = url.path.find("/api/v2/")
+        if api_at < 0:
+            return self._json(404, {"error": "Invalid path: not under /api/v2/"})
+        path = url.path[api_at + len("/api/v2") :]
+        if srv.latency:
+            time.sleep(srv.latency)
+        fault = srv.take_fault(url.path)
+        if fault and fault.kind == "kill":
+            if fault.hits >= max(1, int(fault.value)):
+                os.kill(os.getpid(), signal.SIGKILL)
+            fault = None
+        if fault and fault.kind == "slow":
+            time.sleep(fault.value)
+            fault = None
+        try:
+            route, body = srv.api.route(path, parse_qs(url.query))
+        except LookupError as exc:
+            route, body = "404", None
+            self._count(url.path, route)
+            return self._json(404, {"error": str(exc)})
+        except ValueError as exc:
+            self._count(url.path, "400")
+            return self._json(400, {"error": str(exc)})
+        self._count(url.path, route)
+        if isinstance(body, tuple):
+            srv.raw_logs[body[1]] += 1
+        if fault:
+            return self._faulty(fault, body)
+        if isinstance(body, tuple):
+            text = srv.fleet.log_text(body[1]).encode("utf-8", "surrogatepass")
+            return self._send(200, text, "text/plain; charset=utf-8")
+        self._json(200, body)
+
+    def _count(self, path: str, route: str) -> None:
+        with self.server.stats_lock:
+            self.server.counts[path] += 1
+            self.server.routes[route] += 1
+
+    def _faulty(self, fault: Fault, body: object) -> None:
+        if fault.kind == "status":
+            return self._json(int(fault.value), {"error": f"injected {int(fault.value)}"})
+        if fault.kind == "429":
+            data = b'{"error": "too many requests"}'
+            return self._send(
+                429, data, "application/json", {"Retry-After": str(int(fault.value or 1))}
+            )
+        if fault.kind == "drop":
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return None
+        if fault.kind == "invalid-json":
+            return self._send(200, b"<html><body>502 Bad Gateway</body></html>", "application/json")
+        if isinstance(body, tuple):  # a log: truncated/huge apply to its text
+            if fault.kind == "huge-log":
+                return self._stream_huge(int(fault.value or 500))
+            text = self.server.fleet.log_text(body[1]).encode()
+            return self._send(200, text[: len(text) // 2], "text/plain; charset=utf-8")
+        data = json.dumps(body).encode()
+        if fault.kind == "truncated":
+            return self._send(200, data[: len(data) // 2], "application/json")
+        return self._json(200, body)
+
+    def _stream_huge(self, megabytes: int) -> None:
+        num_lines = megabytes * 1024 * 1024 // 100
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(num_lines * 100))
+        self.end_headers()
+        batch: list[str] = []
+        try:
+            for line in huge_log_lines(num_lines):
+                batch.append(line)
+                if len(batch) == 2048:
+                    self.wfile.write(("\n".join(batch) + "\n").encode())
+                    batch.clear()
+            self.wfile.write(("\n".join(batch) + "\n").encode() if batch else b"")
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client stopped reading: that is its right
+
+    def _json(self, status: int, body: object) -> None:
+        self._send(status, json.dumps(body).encode(), "application/json")
+
+    def _send(self, status: int, data: bytes, ctype: str, headers: dict | None = None) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+
+def serve(
+    fleet: Fleet, latency: float = 0.05, faults: list[Fault] | None = None, port: int = 0
+) -> Server:
+    """Start a server in a daemon thread (for in-process use); ``.shutdown()`` stops it."""
+    server = Server(fleet, latency, faults or [], port)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--builders", type=int, default=150)
+    parser.add_argument("--builds", type=int, default=200, help="builds per builder")
+    parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("--log-kb", type=int, default=200, help="size of a test step's stdio")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--hostile", action="store_true", help="hostile names, commits and logs")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="KIND[,path=REGEX][,value=N][,times=N]; kinds: " + ", ".join(FAULT_KINDS),
+    )
+    args = parser.parse_args(argv)
+    try:
+        faults = [Fault.parse(spec) for spec in args.fault]
+    except (ValueError, re.error) as exc:
+        print(f"scalefleet: bad --fault: {exc}", file=sys.stderr)
+        return 2
+    if args.builders < 1 or args.builds < 1:
+        print("scalefleet: --builders and --builds must be at least 1", file=sys.stderr)
+        return 2
+    fleet = Fleet(args.builders, args.builds, args.seed, args.log_kb, args.hostile)
+    server = Server(fleet, args.latency_ms / 1000, faults, args.port)
+    print(server.url, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
