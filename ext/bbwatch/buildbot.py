@@ -1,0 +1,940 @@
+"""Client for Buildbot's REST API v2, build-URL parsing, and the human URLs of the web UI.
+
+Network lives here and nowhere below: callers get the plain dataclasses of ``bbwatch.models``.
+A *complete* build never changes, so it is cached (with its steps, logs, changes and capped
+test log) forever; ``fetch_fleet`` only asks the master what is new since last time:
+``/builders``, ``/workers`` and one ``/builds?buildid__gt=<watermark>`` on a warm cache.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote, unquote, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    ResponseError,
+)
+from urllib3.util.retry import Retry
+
+from bbwatch import __version__
+from bbwatch.cache import Cache, open_cache
+from bbwatch.models import Build, Builder, Change, FleetData, Log, Result, Step, Worker
+from bbwatch.serialize import build_from_dict, to_dict
+
+if TYPE_CHECKING:
+    from bbwatch.snapshot import SnapshotSource
+
+__all__ = [
+    "BuildRef",
+    "BuildbotClient",
+    "BuildbotError",
+    "build_url",
+    "builder_url",
+    "normalise_base_url",
+    "open_client",
+    "parse_build_url",
+]
+
+T = TypeVar("T")
+DEFAULT_LOG_CAP = 8 * 1024 * 1024
+# Buildbot >= 4.0 starts every raw stdio log with these lines; they are not the build's output.
+_RAW_HEADERS = ("Builder: ", "Build number: ", "Worker name: ")
+_MAX_URL = 8192
+_MAX_INT = 2**63 - 1
+
+
+class BuildbotError(Exception):
+    """Anything the client cannot recover from; ``str(e)`` is one line: what, URL, cause."""
+
+    def __init__(self, what: str, url: str = "", cause: str = "") -> None:
+        parts = [p for p in (what, url, cause) if p]
+        message = ": ".join(parts)
+        message = " ".join(message.split())  # one line, whatever the server sent
+        if len(message) > 400:
+            message = message[:397] + "..."
+        super().__init__(message)
+        self.url = url
+        self.cause = cause
+
+
+# --------------------------------------------------------------------------- URLs
+
+
+@dataclass(frozen=True)
+class BuildRef:
+    """One build as named by a URL: by builder id (new UI, API) or name (old UI)."""
+
+    base_url: str
+    builderid: int | None
+    builder_name: str | None
+    number: int
+    step: str | None = None
+    log: str | None = None
+
+
+def normalise_base_url(url: str) -> str:
+    """The master's root ending in ``/``, from any of ``http://h:p``, ``.../all/``, ``.../api/v2``.
+
+    Query, fragment and credentials are dropped (tokens come from the environment only).
+    """
+    if not isinstance(url, str):
+        raise ValueError(f"not a Buildbot URL: {url!r}")
+    parts = _split_http(url, "not a Buildbot URL")
+    path = parts.path or "/"
+    # Cut at the API, or at an old-UI builder path pasted instead of the root.
+    m = re.search(r"/api/v2(?:/|$)", path) or re.search(r"/builders(?:/|$)", path)
+    if m:
+        path = path[: m.start() + 1]
+    if not path.endswith("/"):
+        path += "/"
+    return f"{parts.scheme.lower()}://{_netloc(parts)}{path}"
+
+
+def _split_http(url: str, what: str) -> Any:
+    text = url.strip()
+    if not text or len(text) > _MAX_URL or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise ValueError(f"{what}: {_show(url)}")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 -- raises ValueError on a bad port
+    except ValueError:
+        raise ValueError(f"{what}: {_show(url)}") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{what}: {_show(url)} (expected an http(s):// URL)")
+    return parts
+
+
+def _netloc(parts: Any) -> str:
+    host = parts.hostname.lower()
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+_NUM = r"([0-9]{1,18})"
+_SEG = r"([^/?#]+)"
+_TAIL = rf"(?:/steps/{_SEG}(?:/logs/{_SEG}(?:/(?:raw|raw_inline|contents))?)?)?/?"
+# New UI (hash routing): #/builders/N/builds/M[/steps/S[/logs/L]]; very old 1.x UI: #builders/...
+_FRAGMENT = re.compile(rf"^/?builders/{_NUM}/builds/{_NUM}{_TAIL}(?:\?.*)?$")
+# REST API: <root>api/v2/builders/<id or name>/builds/M[/steps/S[/logs/L[/raw]]]
+_API = re.compile(rf"^(.*?/)api/v2/builders/{_SEG}/builds/{_NUM}{_TAIL}$")
+# Old (0.8, "waterfall") UI: <root>builders/<url-encoded name>/builds/M[/steps/S[/logs/L]]
+_OLD = re.compile(rf"^(.*?/)builders/{_SEG}/builds/{_NUM}{_TAIL}$")
+
+
+def parse_build_url(url: str) -> BuildRef:
+    """Parse any build URL users paste (web UI, old UI, API, step or log URL) into a BuildRef.
+
+    Raises ``ValueError("not a build URL: ...")`` for anything else.
+    """
+    if not isinstance(url, str):
+        raise ValueError(f"not a build URL: {_show(url)}")
+    parts = _split_http(url, "not a build URL")
+    root = f"{parts.scheme.lower()}://{_netloc(parts)}"
+    fragment = parts.fragment
+    if fragment:
+        m = _FRAGMENT.match(fragment)
+        if not m:
+            raise ValueError(f"not a build URL: {_show(url)}")
+        path = parts.path or "/"
+        base = root + (path if path.endswith("/") else path + "/")
+        return _ref(base, m.group(1), m.group(2), m.group(3), m.group(4), numeric_only=True)
+    path = parts.path
+    for pattern in (_API, _OLD):
+        m = pattern.match(path)
+        if m:
+            return _ref(root + m.group(1), m.group(2), m.group(3), m.group(4), m.group(5))
+    raise ValueError(f"not a build URL: {_show(url)}")
+
+
+def _ref(
+    base: str,
+    builder: str,
+    number: str,
+    step: str | None,
+    log: str | None,
+    numeric_only: bool = False,
+) -> BuildRef:
+    name = unquote(builder)
+    num = int(number)
+    if num > _MAX_INT:
+        raise ValueError(f"not a build URL: build number {number} is out of range")
+    if re.fullmatch(r"[0-9]{1,18}", name):
+        builderid, builder_name = int(name), None
+    elif numeric_only:
+        raise ValueError(f"not a build URL: builder {name!r} is not a number")
+    else:
+        if not name.strip() or any(ord(c) < 32 for c in name):
+            raise ValueError(f"not a build URL: bad builder name {name!r}")
+        builderid, builder_name = None, name
+    return BuildRef(
+        base_url=base,
+        builderid=builderid,
+        builder_name=builder_name,
+        number=num,
+        step=unquote(step) if step else None,
+        log=unquote(log) if log else None,
+    )
+
+
+def build_url(base_url: str, builderid: int, number: int) -> str:
+    """The web UI page of a build, the way Buildbot's UI links it."""
+    return f"{normalise_base_url(base_url)}#/builders/{int(builderid)}/builds/{int(number)}"
+
+
+def builder_url(base_url: str, builderid: int) -> str:
+    return f"{normalise_base_url(base_url)}#/builders/{int(builderid)}"
+
+
+def log_url(base_url: str, builderid: int, number: int, step: str, slug: str = "stdio") -> str:
+    """The raw text of one step's log, for humans (a link) and curl."""
+    root = normalise_base_url(base_url)
+    return (
+        f"{root}api/v2/builders/{int(builderid)}/builds/{int(number)}"
+        f"/steps/{quote(step, safe='')}/logs/{quote(slug, safe='')}/raw"
+    )
+
+
+# --------------------------------------------------------------------------- HTTP
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.value = 0
+        self._lock = threading.Lock()
+
+    def add(self, n: int = 1) -> None:
+        with self._lock:
+            self.value += n
+
+
+class _Retry(Retry):
+    """urllib3 Retry that counts the extra requests it sends and caps ``Retry-After``."""
+
+    counter: _Counter | None = None
+    max_retry_after: float = 30.0
+
+    def new(self, **kw: Any) -> _Retry:
+        retry = super().new(**kw)
+        retry.counter = self.counter
+        retry.max_retry_after = self.max_retry_after
+        return retry
+
+    def increment(self, *args: Any, **kwargs: Any) -> _Retry:
+        retry = super().increment(*args, **kwargs)  # raises when exhausted: nothing more sent
+        if self.counter is not None:
+            self.counter.add()
+        return retry
+
+    def get_retry_after(self, response: Any) -> float | None:
+        # A hostile or confused server must not park us for an hour.
+        value = super().get_retry_after(response)
+        return None if value is None else min(value, self.max_retry_after)
+
+
+def _describe(exc: BaseException, timeout: float) -> str:
+    """A short cause for a requests/urllib3 exception, without its nested repr soup."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, (ConnectTimeoutError, requests.ConnectTimeout)):
+            return f"connection timed out after {timeout:g}s"
+        if isinstance(current, (ReadTimeoutError, requests.ReadTimeout)):
+            return f"no response within {timeout:g}s"
+        if isinstance(current, NewConnectionError):
+            if "refused" in str(current).lower():
+                return "connection refused (is the master running?)"
+            return "cannot connect: " + str(current).rsplit(": ", 1)[-1]
+        if isinstance(current, ResponseError):
+            return f"gave up after retries ({current})"
+        if isinstance(current, (ProtocolError, requests.exceptions.ChunkedEncodingError)):
+            return "connection closed mid-response (master went away?)"
+        if isinstance(current, MaxRetryError) and current.reason is not None:
+            todo.append(current.reason)
+        todo.extend(a for a in current.args if isinstance(a, BaseException))
+        for linked in (current.__cause__, current.__context__):
+            if linked is not None:
+                todo.append(linked)
+    return type(exc).__name__ + (f": {exc}" if str(exc) else "")
+
+
+# --------------------------------------------------------------------------- the client
+
+
+class BuildbotClient:
+    """A Buildbot master's REST API v2 with retries, bounded concurrency and an immutable cache."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        cache_dir: str | os.PathLike[str] | None = None,
+        timeout: float = 10.0,
+        retries: int = 3,
+        max_workers: int = 8,
+        log_cap_bytes: int = DEFAULT_LOG_CAP,
+        session: requests.Session | None = None,
+        backoff_factor: float = 0.5,
+        max_retry_after: float = 30.0,
+    ) -> None:
+        self.base_url = normalise_base_url(base_url)
+        self.api_url = self.base_url + "api/v2/"
+        self.timeout = float(timeout)
+        self.retries = int(retries)
+        self.max_workers = max(1, int(max_workers))
+        self.log_cap_bytes = int(log_cap_bytes)
+        self.cache: Cache = open_cache(cache_dir, self.base_url)
+        self._counter = _Counter()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+        self._builders: list[Builder] | None = None
+        retry = _Retry(
+            total=self.retries,
+            connect=self.retries,
+            read=self.retries,
+            status=self.retries,
+            other=0,
+            backoff_factor=backoff_factor,
+            backoff_max=10.0,
+            status_forcelist=(429, 500, 502, 503, 504),
+            allowed_methods=frozenset({"GET", "HEAD"}),
+            respect_retry_after_header=True,
+            raise_on_status=False,
+        )
+        retry.counter = self._counter
+        retry.max_retry_after = max_retry_after
+        self.session = session or requests.Session()
+        adapter = HTTPAdapter(
+            pool_connections=2, pool_maxsize=self.max_workers, max_retries=retry
+        )
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers.update(
+            {"Accept": "application/json", "User-Agent": f"bbwatch/{__version__}"}
+        )
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @property
+    def requests_made(self) -> int:
+        """HTTP requests actually sent, retries included."""
+        return self._counter.value
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self.session.close()
+
+    def __enter__(self) -> BuildbotClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _map(self, fn: Callable[[Any], T], items: Iterable[Any]) -> list[T]:
+        """``fn`` over ``items`` in the bounded pool, results in order; first error re-raised."""
+        items = list(items)
+        if len(items) <= 1 or self.max_workers == 1:
+            return [fn(x) for x in items]
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="bbwatch")
+            pool = self._pool
+        return list(pool.map(fn, items))
+
+    def _get(self, path: str, params: Any = None, *, stream: bool = False) -> requests.Response:
+        url = self.api_url + path.lstrip("/")
+        self._counter.add()
+        try:
+            resp = self.session.get(url, params=params, timeout=self.timeout, stream=stream)
+        except requests.RequestException as exc:
+            raise BuildbotError("cannot fetch", url, _describe(exc, self.timeout)) from None
+        if resp.status_code >= 400:
+            cause = f"HTTP {resp.status_code} {resp.reason or ''}".strip()
+            detail = _error_detail(resp)
+            if detail:
+                cause += f" ({detail})"
+            if resp.status_code in (429, 500, 502, 503, 504) and self.retries:
+                cause += f" after {self.retries} retries"
+            resp.close()
+            raise BuildbotError("cannot fetch", resp.url or url, cause)
+        return resp
+
+    def _get_json(self, path: str, key: str, params: Any = None) -> list[dict[str, Any]]:
+        """GET an API path and return its ``key`` list (the v2 envelope), checked."""
+        resp = self._get(path, params)
+        try:
+            body = resp.content
+        except requests.RequestException as exc:
+            raise BuildbotError("cannot fetch", resp.url, _describe(exc, self.timeout)) from None
+        try:
+            data = json.loads(body)
+        except ValueError as exc:
+            raise BuildbotError(
+                "malformed JSON", resp.url, f"{exc.msg} at byte {exc.pos} of {len(body)}"
+                if isinstance(exc, json.JSONDecodeError) else str(exc)
+            ) from None
+        items = data.get(key) if isinstance(data, dict) else None
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise BuildbotError("unexpected response", resp.url, f"no {key!r} list in the JSON")
+        return items
+
+    def _convert(self, fn: Callable[[dict[str, Any]], T], item: dict[str, Any], what: str) -> T:
+        try:
+            return fn(item)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BuildbotError(
+                f"unexpected {what} data", self.api_url, f"{type(exc).__name__}: {exc}"
+            ) from None
+
+    # -- resources --------------------------------------------------------------------------
+
+    def builders(self) -> list[Builder]:
+        items = self._get_json("builders", "builders")
+        builders = sorted(
+            (self._convert(_builder, i, "builder") for i in items), key=lambda b: b.builderid
+        )
+        self._builders = builders
+        return builders
+
+    def workers(self) -> list[Worker]:
+        items = self._get_json("workers", "workers")
+        return sorted(
+            (self._convert(_worker, i, "worker") for i in items), key=lambda w: w.workerid
+        )
+
+    def builds(self, builderid: int, limit: int = 20) -> list[Build]:
+        """The builder's newest builds (newest first) with steps and changes filled."""
+        items = self._builds_of(int(builderid), limit)
+        return self._map(self._complete, items)
+
+    def _builds_of(self, builderid: int, limit: int) -> list[dict[str, Any]]:
+        params = {"order": "-number", "limit": str(max(1, int(limit))), "property": "*"}
+        return self._get_json(f"builders/{builderid}/builds", "builds", params)
+
+    def build(self, builderid: int | str, number: int) -> Build:
+        """One build by builder (id or name) and number, with steps and changes filled."""
+        bid = self._builderid(builderid)
+        known = self.cache.get(f"numbers/{bid}/{int(number)}")
+        if isinstance(known, int):
+            cached = self._cached_build(known)
+            if cached is not None:
+                return cached
+        items = self._get_json(
+            f"builders/{bid}/builds/{int(number)}", "builds", {"property": "*"}
+        )
+        if not items:
+            raise BuildbotError(
+                "no such build", build_url(self.base_url, bid, int(number)), "not on the master"
+            )
+        return self._complete(items[0])
+
+    def resolve(self, ref: BuildRef) -> tuple[Builder, Build]:
+        """The builder and build a parsed URL names (by builder id or name)."""
+        key: int | str = ref.builderid if ref.builderid is not None else (ref.builder_name or "")
+        build = self.build(key, ref.number)
+        builder = self._builder_by_id(build.builderid)
+        return builder, build
+
+    def steps(self, buildid: int) -> list[Step]:
+        cached = self._cached_build(int(buildid))
+        if cached is not None:
+            return list(cached.steps)
+        return self._fetch_steps(int(buildid))
+
+    def changes(self, buildid: int) -> list[Change]:
+        cached = self._cached_build(int(buildid))
+        if cached is not None:
+            return list(cached.changes)
+        return self._fetch_changes(int(buildid))
+
+    def properties(self, buildid: int) -> dict[str, object]:
+        items = self._get_json(f"builds/{int(buildid)}/properties", "properties")
+        return _flatten_properties(items[0] if items else {})
+
+    def log_text(self, log: Log, cap_bytes: int | None = None) -> str:
+        """A log's raw text, streamed; over the cap only the tail is kept (whole lines)."""
+        cap = self.log_cap_bytes if cap_bytes is None else int(cap_bytes)
+        key = f"logs/{log.logid}-{cap}"
+        if log.complete:
+            hit = self.cache.get(key)
+            if isinstance(hit, str):
+                return hit
+        resp = self._get(f"logs/{log.logid}/raw", stream=True)
+        try:
+            text = _tail_text(resp.iter_content(64 * 1024), cap)
+        except requests.RequestException as exc:
+            raise BuildbotError(
+                "cannot read log", resp.url, _describe(exc, self.timeout)
+            ) from None
+        finally:
+            resp.close()
+        if log.complete:
+            self.cache.put(key, text)
+        return text
+
+    def test_log(self, build: Build) -> str | None:
+        """The stdio of the build's ``test`` step, or None if it has none."""
+        step = build.step("test")
+        if step is None:
+            return None
+        log = next((lg for lg in step.logs if lg.slug == "stdio"), None)
+        if log is None:
+            return None
+        return self.log_text(log)
+
+    # -- one build in full ------------------------------------------------------------------
+
+    def _builderid(self, builder: int | str) -> int:
+        if isinstance(builder, int):
+            return builder
+        if builder.isdigit():
+            return int(builder)
+        for b in self._builders or self.builders():
+            if b.name == builder:
+                return b.builderid
+        # The list may be stale: ask once more before giving up.
+        for b in self.builders():
+            if b.name == builder:
+                return b.builderid
+        raise BuildbotError("no such builder", self.api_url + "builders", repr(builder))
+
+    def _builder_by_id(self, builderid: int) -> Builder:
+        for b in self._builders or self.builders():
+            if b.builderid == builderid:
+                return b
+        for b in self.builders():
+            if b.builderid == builderid:
+                return b
+        raise BuildbotError("no such builder", builder_url(self.base_url, builderid), "")
+
+    def _cached_build(self, buildid: int) -> Build | None:
+        data = self.cache.get(f"builds/{buildid}")
+        if not isinstance(data, dict):
+            return None
+        try:
+            return build_from_dict(data)
+        except (KeyError, TypeError, ValueError):
+            self.cache.delete(f"builds/{buildid}")
+            return None
+
+    def _complete(self, item: dict[str, Any]) -> Build:
+        """A build from its API dict, with steps (and their logs) and changes filled.
+
+        Complete builds come from the cache when present and go into it when fetched.
+        """
+        build = self._convert(_build, item, "build")
+        if build.complete:
+            cached = self._cached_build(build.buildid)
+            if cached is not None:
+                return cached
+        build.steps = self._fetch_steps(build.buildid)
+        build.changes = self._fetch_changes(build.buildid)
+        if build.complete and all(s.complete for s in build.steps):
+            self.cache.put(f"builds/{build.buildid}", to_dict(build))
+            self.cache.put(f"numbers/{build.builderid}/{build.number}", build.buildid)
+        return build
+
+    def _fetch_steps(self, buildid: int) -> list[Step]:
+        items = self._get_json(f"builds/{buildid}/steps", "steps")
+        steps = sorted((self._convert(_step, i, "step") for i in items), key=lambda s: s.number)
+        out = []
+        for step in steps:
+            logs = self._get_json(f"steps/{step.stepid}/logs", "logs")
+            out.append(
+                _replace_logs(step, tuple(self._convert(_log, lg, "log") for lg in logs))
+            )
+        return out
+
+    def _fetch_changes(self, buildid: int) -> list[Change]:
+        items = self._get_json(f"builds/{buildid}/changes", "changes")
+        return sorted(
+            (self._convert(_change, i, "change") for i in items), key=lambda c: c.changeid
+        )
+
+    # -- the whole fleet --------------------------------------------------------------------
+
+    def fetch_fleet(self, history: int = 20, branches: Sequence[str] = ()) -> FleetData:
+        """Everything the live pages need, in one call.
+
+        Cold cache: builders, workers, the current newest buildid, then each builder's recent
+        builds. Warm cache: builders, workers and ONE ``/builds?buildid__gt=<watermark>``;
+        complete builds already seen are read from the cache and never asked for again.
+        Per-item failures land in ``FleetData.errors``; an unreachable master raises.
+        """
+        history = max(1, int(history))
+        started = time.time()
+        builders = self.builders()
+        workers = self.workers()
+        wanted = [b for b in builders if not branches or b.branch in branches]
+        wanted_ids = {b.builderid for b in wanted}
+        index_key = "fleet-index/" + hashlib.sha256(
+            json.dumps(sorted(branches)).encode()
+        ).hexdigest()[:12]
+        index = _load_index(self.cache.get(index_key), history)
+        errors: list[str] = []
+
+        lists: dict[int, list[int]] = {
+            bid: ids for bid, ids in index["lists"].items() if bid in wanted_ids
+        }
+        new_items: list[dict[str, Any]] = []
+        cold = [b.builderid for b in wanted if b.builderid not in lists]
+        watermark = index["watermark"]
+        if lists and watermark is not None:
+            new_items = self._builds_since(watermark)
+            seen_max = max([watermark] + [int(i["buildid"]) for i in new_items])
+        else:
+            seen_max = self._newest_buildid()
+        if cold:
+            fetched = self._map(self._try_builds_of(history), cold)
+            for bid, result in zip(cold, fetched, strict=True):
+                if isinstance(result, BuildbotError):
+                    errors.append(str(result))
+                    continue
+                lists[bid] = []
+                new_items.extend(result)
+
+        # Newest first per builder: cached complete ids plus whatever the master just told us.
+        by_builder: dict[int, dict[int, dict[str, Any] | None]] = {bid: {} for bid in lists}
+        for bid, ids in lists.items():
+            for buildid in ids:
+                by_builder[bid][buildid] = None  # None: read from the cache
+        for item in new_items:
+            try:
+                bid, buildid = int(item["builderid"]), int(item["buildid"])
+            except (KeyError, TypeError, ValueError):
+                errors.append(f"unexpected build data: {self.api_url}builds: {_show(item)[:80]}")
+                continue
+            if bid in by_builder:
+                by_builder[bid][buildid] = item
+
+        jobs: list[tuple[int, int, dict[str, Any] | None]] = []
+        for bid, entries in by_builder.items():
+            newest = sorted(entries, reverse=True)[:history]  # buildid order == number order
+            jobs.extend((bid, buildid, entries[buildid]) for buildid in newest)
+
+        def load(job: tuple[int, int, dict[str, Any] | None]) -> Build | BuildbotError:
+            bid, buildid, item = job
+            try:
+                if item is None:
+                    cached = self._cached_build(buildid)
+                    if cached is not None:
+                        return cached
+                    found = self._get_json(f"builds/{buildid}", "builds", {"property": "*"})
+                    if not found:
+                        raise BuildbotError("build vanished", f"{self.api_url}builds/{buildid}")
+                    item = found[0]
+                return self._complete(item)
+            except BuildbotError as exc:
+                return exc
+
+        builds: dict[int, list[Build]] = {bid: [] for bid in by_builder}
+        keep: dict[int, list[int]] = {bid: [] for bid in by_builder}
+        watermark_out = seen_max
+        for (bid, buildid, item), result in zip(jobs, self._map(load, jobs), strict=True):
+            if isinstance(result, BuildbotError):
+                errors.append(str(result))
+                complete = item is None or bool(item.get("complete"))
+            else:
+                builds[bid].append(result)
+                complete = result.complete
+            if complete:
+                # Remembered even when its details failed: the next fetch reads the cache or
+                # refetches just this build.
+                keep[bid].append(buildid)
+            else:
+                # Running builds change: keep them above the watermark so they are asked again.
+                watermark_out = min(watermark_out, buildid - 1)
+        for bid in builds:
+            builds[bid].sort(key=lambda b: b.number, reverse=True)
+
+        test_logs = self._fleet_test_logs(builds, errors)
+        self.cache.put(
+            index_key,
+            {
+                "history": history,
+                "watermark": watermark_out,
+                "lists": {str(bid): ids for bid, ids in keep.items()},
+            },
+        )
+        return FleetData(
+            base_url=self.base_url,
+            fetched_at=started,
+            builders=builders,
+            workers=workers,
+            builds={b.builderid: builds.get(b.builderid, []) for b in wanted},
+            test_logs=test_logs,
+            errors=errors,
+            source="live",
+        )
+
+    def _try_builds_of(
+        self, history: int
+    ) -> Callable[[int], list[dict[str, Any]] | BuildbotError]:
+        def fetch(bid: int) -> list[dict[str, Any]] | BuildbotError:
+            try:
+                return self._builds_of(bid, history)
+            except BuildbotError as exc:
+                return exc
+
+        return fetch
+
+    def _builds_since(self, watermark: int, page: int = 500) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            params = {
+                "buildid__gt": str(watermark),
+                "order": "-buildid",
+                "limit": str(page),
+                "property": "*",
+            }
+            if offset:
+                params["offset"] = str(offset)
+            batch = self._get_json("builds", "builds", params)
+            items.extend(batch)
+            if len(batch) < page:
+                return items
+            offset += page
+
+    def _newest_buildid(self) -> int:
+        items = self._get_json(
+            "builds", "builds", {"order": "-buildid", "limit": "1", "field": "buildid"}
+        )
+        return int(items[0]["buildid"]) if items else 0
+
+    def _fleet_test_logs(self, builds: dict[int, list[Build]], errors: list[str]) -> dict[int, str]:
+        wanted = [b for bl in builds.values() for b in bl if needs_test_log(b)]
+
+        def fetch(build: Build) -> str | BuildbotError | None:
+            try:
+                return self.test_log(build)
+            except BuildbotError as exc:
+                return exc
+
+        logs: dict[int, str] = {}
+        for build, result in zip(wanted, self._map(fetch, wanted), strict=True):
+            if isinstance(result, BuildbotError):
+                errors.append(str(result))
+            elif result is not None:
+                logs[build.buildid] = result
+        return logs
+
+
+def needs_test_log(build: Build) -> bool:
+    """Whether the pages want this build's test log: its test step or the build went wrong."""
+    step = build.step("test")
+    if step is None:
+        return False
+    if step.results is not None and step.results != Result.SUCCESS:
+        return True
+    return build.results in (Result.WARNINGS, Result.FAILURE)
+
+
+def _load_index(data: Any, history: int) -> dict[str, Any]:
+    """The fleet index from the cache, or an empty one when absent, corrupt or too short."""
+    empty: dict[str, Any] = {"history": history, "watermark": None, "lists": {}}
+    if not isinstance(data, dict) or not isinstance(data.get("lists"), dict):
+        return empty
+    if not isinstance(data.get("history"), int) or data["history"] < history:
+        return empty  # more history wanted than the index remembers: start over
+    if not isinstance(data.get("watermark"), int):
+        return empty
+    try:
+        lists = {int(k): [int(i) for i in v] for k, v in data["lists"].items()}
+    except (TypeError, ValueError):
+        return empty
+    return {"history": data["history"], "watermark": data["watermark"], "lists": lists}
+
+
+# --------------------------------------------------------------------------- API JSON -> models
+
+
+def _builder(d: dict[str, Any]) -> Builder:
+    return Builder(
+        builderid=int(d["builderid"]),
+        name=str(d["name"]),
+        tags=tuple(str(t) for t in d.get("tags") or ()),
+        description=d.get("description"),
+    )
+
+
+def _worker(d: dict[str, Any]) -> Worker:
+    info = d.get("workerinfo") or {}
+    admin = info.get("admin") if isinstance(info, dict) else None
+    return Worker(
+        workerid=int(d["workerid"]),
+        name=str(d["name"]),
+        connected=bool(d.get("connected_to")),
+        builderids=tuple(
+            sorted({int(c["builderid"]) for c in d.get("configured_on") or ()})
+        ),
+        paused=bool(d.get("paused", False)),
+        admin=str(admin).strip() if admin else None,
+    )
+
+
+def _flatten_properties(props: Any) -> dict[str, object]:
+    """API properties are ``{name: [value, source]}``; pages want ``{name: value}``."""
+    if not isinstance(props, dict):
+        return {}
+    out: dict[str, object] = {}
+    for name, pair in props.items():
+        if isinstance(pair, list) and len(pair) == 2:
+            out[str(name)] = pair[0]
+    return out
+
+
+def _build(d: dict[str, Any]) -> Build:
+    return Build(
+        buildid=int(d["buildid"]),
+        builderid=int(d["builderid"]),
+        number=int(d["number"]),
+        results=None if d.get("results") is None else int(d["results"]),
+        complete=bool(d.get("complete")),
+        started_at=d.get("started_at"),
+        complete_at=d.get("complete_at"),
+        state_string=str(d.get("state_string") or ""),
+        workerid=d.get("workerid"),
+        properties=_flatten_properties(d.get("properties")),
+    )
+
+
+def _step(d: dict[str, Any]) -> Step:
+    return Step(
+        stepid=int(d["stepid"]),
+        buildid=int(d["buildid"]),
+        number=int(d["number"]),
+        name=str(d["name"]),
+        results=None if d.get("results") is None else int(d["results"]),
+        state_string=str(d.get("state_string") or ""),
+        complete=bool(d.get("complete")),
+        started_at=d.get("started_at"),
+        complete_at=d.get("complete_at"),
+        hidden=bool(d.get("hidden", False)),
+    )
+
+
+def _replace_logs(step: Step, logs: tuple[Log, ...]) -> Step:
+    return dataclasses.replace(step, logs=logs)
+
+
+def _log(d: dict[str, Any]) -> Log:
+    return Log(
+        logid=int(d["logid"]),
+        name=str(d["name"]),
+        slug=str(d["slug"]),
+        stepid=int(d["stepid"]),
+        num_lines=int(d.get("num_lines") or 0),
+        type=str(d.get("type") or "s"),
+        complete=bool(d.get("complete")),
+    )
+
+
+def _change(d: dict[str, Any]) -> Change:
+    return Change(
+        changeid=int(d["changeid"]),
+        revision=d.get("revision") or (d.get("sourcestamp") or {}).get("revision"),
+        author=str(d.get("author") or ""),
+        comments=str(d.get("comments") or ""),
+        files=tuple(str(f) for f in d.get("files") or ()),
+        when_timestamp=d.get("when_timestamp"),
+        branch=d.get("branch"),
+        revlink=d.get("revlink") or None,
+        repository=d.get("repository") or None,
+    )
+
+
+def _error_detail(resp: requests.Response) -> str:
+    """Buildbot's ``{"error": "..."}`` message, if the body is small and says one."""
+    try:
+        if len(resp.content) > 4096:
+            return ""
+        data = json.loads(resp.content)
+    except (ValueError, requests.RequestException):
+        return ""
+    error = data.get("error") if isinstance(data, dict) else None
+    return str(error)[:200] if error else ""
+
+
+def _tail_text(chunks: Iterable[bytes], cap: int) -> str:
+    """Join streamed chunks keeping only the last ``cap`` bytes, as whole lines of text."""
+    kept: collections.deque[bytes] = collections.deque()
+    size = 0
+    dropped = False
+    for chunk in chunks:
+        if not chunk:
+            continue
+        kept.append(chunk)
+        size += len(chunk)
+        while kept and size - len(kept[0]) >= cap:
+            size -= len(kept.popleft())
+            dropped = True
+    data = b"".join(kept)
+    if len(data) > cap:
+        data = data[len(data) - cap :]
+        dropped = True
+    text = data.decode("utf-8", errors="replace")
+    if dropped:
+        # The first line is cut somewhere in the middle: drop it.
+        newline = text.find("\n")
+        text = text[newline + 1 :] if newline >= 0 else ""
+        return text
+    return _strip_raw_header(text)
+
+
+def _strip_raw_header(text: str) -> str:
+    lines = text.split("\n", len(_RAW_HEADERS))
+    strip = 0
+    for prefix, line in zip(_RAW_HEADERS, lines, strict=False):
+        if not line.startswith(prefix):
+            break
+        strip += 1
+    if strip == 0:
+        return text
+    return "\n".join(lines[strip:]) if strip < len(lines) else ""
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def open_client(source: str, **kwargs: Any) -> BuildbotClient | SnapshotSource:
+    """A client for ``http(s)://...`` or a snapshot source for ``snapshot:DIR``."""
+    if not isinstance(source, str) or not source.strip():
+        raise ValueError("no source given: expected an http(s):// URL or snapshot:DIR")
+    source = source.strip()
+    if source.startswith("snapshot:"):
+        from bbwatch.snapshot import SnapshotSource
+
+        return SnapshotSource(source[len("snapshot:") :], log_cap_bytes=kwargs.get("log_cap_bytes"))
+    if re.match(r"^https?://", source, re.IGNORECASE):
+        return BuildbotClient(source, **kwargs)
+    raise ValueError(f"unknown source {_show(source)}: expected an http(s):// URL or snapshot:DIR")

@@ -1,0 +1,131 @@
+"""A small on-disk JSON cache for immutable Buildbot data (complete builds, their logs).
+
+Each entry is one file written atomically (temp file in the same directory + ``os.replace``),
+so readers in other processes see the old entry or the new one, never half of one. Every
+entry carries its key and a SHA-256 of its payload: a torn, truncated or hand-mangled file is
+detected on read, deleted, and reported as a miss so the caller refetches it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+FORMAT = 1
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def namespace_for(base_url: str) -> str:
+    """A readable, collision-safe directory name for one master (``host_port_path-hash``)."""
+    slug = _SAFE.sub("_", base_url.split("://", 1)[-1]).strip("_")[:60]
+    digest = hashlib.sha256(base_url.encode()).hexdigest()[:10]
+    return f"{slug}-{digest}"
+
+
+class MemoryCache:
+    """The same interface kept in a dict: used when no cache directory is configured."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Any | None:
+        with self._lock:
+            raw = self._data.get(key)
+        return None if raw is None else json.loads(raw)
+
+    def put(self, key: str, value: Any) -> None:
+        raw = json.dumps(value, sort_keys=True)  # a copy, so callers cannot mutate the entry
+        with self._lock:
+            self._data[key] = raw
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._data.pop(key, None)
+
+
+class DiskCache:
+    """JSON values under ``root``; keys are ``/``-separated names such as ``builds/123``."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self.dropped = 0  # corrupt entries found and deleted (tests and the CLI report it)
+
+    def path_for(self, key: str) -> Path:
+        parts = [_SAFE.sub("_", p) for p in key.split("/") if p not in ("", ".", "..")]
+        if not parts:
+            raise ValueError(f"bad cache key: {key!r}")
+        return self.root.joinpath(*parts[:-1], parts[-1] + ".json")
+
+    def get(self, key: str) -> Any | None:
+        path = self.path_for(key)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError:
+            return None
+        try:
+            entry = json.loads(raw)
+            payload = entry["data"]
+            ok = (
+                entry.get("format") == FORMAT
+                and entry.get("key") == key
+                and entry.get("sha256") == _digest(payload)
+            )
+        except (ValueError, TypeError, KeyError, AttributeError):
+            ok = False
+        if not ok:
+            self._drop(path)
+            return None
+        return json.loads(payload)
+
+    def put(self, key: str, value: Any) -> None:
+        path = self.path_for(key)
+        payload = json.dumps(value, sort_keys=True, separators=(",", ":"))
+        entry = {"format": FORMAT, "key": key, "sha256": _digest(payload), "data": payload}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(entry, fh)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+    def delete(self, key: str) -> None:
+        try:
+            self.path_for(key).unlink()
+        except FileNotFoundError:
+            pass
+
+    def _drop(self, path: Path) -> None:
+        self.dropped += 1
+        try:
+            path.unlink()
+        except OSError:
+            pass  # another process already replaced or removed it
+
+
+def _digest(payload: str) -> str:
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+Cache = MemoryCache | DiskCache
+
+
+def open_cache(cache_dir: str | os.PathLike[str] | None, base_url: str) -> Cache:
+    """The cache for one master: a directory per master under ``cache_dir``, else in memory."""
+    if cache_dir is None:
+        return MemoryCache()
+    return DiskCache(Path(cache_dir) / f"v{FORMAT}" / namespace_for(base_url))
