@@ -86,7 +86,7 @@ def issue_from_dict(data: Any, where: str) -> Issue:
         raise TrackerError(f"{where}: issue {number}: 'labels' must be a list")
     names = tuple(str(x.get("name", "")) if isinstance(x, dict) else str(x) for x in labels)
     body = data.get("body") or ""
-    url = data.get("url") or data.get("html_url") or ""
+    url = data.get("html_url") or data.get("url") or ""  # GitHub's "url" is the API one
     if not isinstance(body, str) or not isinstance(url, str):
         raise TrackerError(f"{where}: issue {number}: 'url' and 'body' must be strings")
     return Issue(number, title, state, url, names, body)
