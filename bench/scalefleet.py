@@ -358,9 +358,10 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError as exc:
             self._count(url.path, "400")
             return self._json(400, {"error": str(exc)})
-        self._count(url.path, route)
-        if isinstance(body, tuple):
-            srv.raw_logs[body[1]] += 1
+        logid = body[1] if isinstance(body, tuple) else None
+        if route == "contents":
+            logid = body["logchunks"][0]["logid"]
+        self._count(url.path, route, logid)
         if fault:
             return self._faulty(fault, body)
         if isinstance(body, tuple):
@@ -368,10 +369,12 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, text, "text/plain; charset=utf-8")
         self._json(200, body)
 
-    def _count(self, path: str, route: str) -> None:
+    def _count(self, path: str, route: str, logid: int | None = None) -> None:
         with self.server.stats_lock:
             self.server.counts[path] += 1
             self.server.routes[route] += 1
+            if logid is not None:  # log contents fetched (raw, raw_inline or contents)
+                self.server.raw_logs[logid] += 1
 
     def _faulty(self, fault: Fault, body: object) -> None:
         if fault.kind == "status":
