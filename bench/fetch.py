@@ -81,7 +81,8 @@ def naive_fetch(base: str, history: int, branches: tuple[str, ...]) -> tuple[set
             if test and (test["results"] not in (0, 3, None) or build["results"] in (1, 2)):
                 for log in get(f"/steps/{test['stepid']}/logs")["logs"]:
                     if log["slug"] == "stdio":
-                        requests.get(f"{api}/logs/{log['logid']}/raw", timeout=60).text
+                        raw = requests.get(f"{api}/logs/{log['logid']}/raw", timeout=60)
+                        raw.raise_for_status()
                         logs.add(log["logid"])
     return buildids, logs
 
