@@ -1,0 +1,185 @@
+"""The known-issues registry: loading, validation errors with lines, rule matching, the page."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+from bbwatch.matching import Failure
+from bbwatch.registry import KnownIssue, RegistryError, load_registry, parse_registry
+
+from tests.conftest import REPO
+
+GOOD = """\
+repo = "python/cpython"
+
+[[issue]]
+number = 101
+title = "test_os: FileTests.test_foo fails"
+kind = "failing"
+tests = ["test_os.FileTests.test_foo"]
+added = 2026-11-20
+
+[[issue]]
+number = 102
+url = "https://example.org/102"
+title = "test_asyncio is flaky on ARM"
+kind = "flaky"
+tests = ["test_asyncio.*", "test_asyncio"]
+message = "Timeout|timed out"
+builders = "(?i)arm"
+branches = ["3.x"]
+added = "2026-11-21"
+notes = "  slow workers  "
+"""
+
+
+def test_loads_every_field():
+    registry = parse_registry(GOOD, "known.toml")
+    first, second = registry.issues
+    assert first == KnownIssue(
+        101, "https://github.com/python/cpython/issues/101", "test_os: FileTests.test_foo fails",
+        "failing", ("test_os.FileTests.test_foo",), added=dt.date(2026, 11, 20), line=3,
+    )
+    assert (second.url, second.message, second.builders, second.branches, second.added,
+            second.notes, second.line) == (
+        "https://example.org/102", "Timeout|timed out", "(?i)arm", ("3.x",),
+        dt.date(2026, 11, 21), "slow workers", 10)
+
+
+def _entry_with(extra: str, number: int = 7) -> str:
+    return (f'[[issue]]\nnumber = {number}\ntitle = "t"\nkind = "flaky"\ntests = ["test_x"]\n'
+            f"added = 2026-01-02\n{extra}\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # unknown key: the line of the key itself
+        (_entry_with("") + _entry_with('tset = ["x"]', 8),
+         r"^reg\.toml:14: entry 2 \(#8\): unknown key 'tset'"),
+        (_entry_with('message = "(unclosed"'),
+         r"^reg\.toml:7: entry 1 \(#7\): 'message' is not a valid regular expression"),
+        (_entry_with('builders = "[a-"'),
+         r"^reg\.toml:7: entry 1 \(#7\): 'builders' is not a valid regular expression"),
+        (_entry_with("") + "\n" + _entry_with("", 7),
+         r"^reg\.toml:9: entry 2 \(#7\): duplicate issue number \(already in the entry at "
+         r"line 1\)"),
+        (_entry_with("").replace('"flaky"', '"flakey"'),
+         r"^reg\.toml:4: entry 1 \(#7\): 'kind' must be one of flaky, failing, infra, "
+         r"got 'flakey'"),
+        (_entry_with("").replace("2026-01-02", '"yesterday"'),
+         r"^reg\.toml:6: entry 1 \(#7\): 'added' must be a date"),
+        (_entry_with("").replace("2026-01-02", "2026-01-02T10:00:00"),
+         r"^reg\.toml:6: entry 1 \(#7\): 'added' must be a date"),
+        (_entry_with("").replace('tests = ["test_x"]', "tests = []"),
+         r"^reg\.toml:5: entry 1 \(#7\): 'tests' must be a non-empty list"),
+        (_entry_with("").replace('title = "t"\n', ""),
+         r"^reg\.toml:1: entry 1 \(#7\): missing required key 'title'"),
+        (_entry_with("").replace("number = 7", 'number = "7"'),
+         r"^reg\.toml:2: entry 1: 'number' must be a positive integer"),
+        (_entry_with('url = "javascript:alert(1)"'),
+         r"^reg\.toml:7: entry 1 \(#7\): 'url' must be an http\(s\) URL"),
+        ('colour = "red"\n' + _entry_with(""),
+         r"^reg\.toml:1: unknown top-level key 'colour'"),
+        ('[[issue]\nnumber = 1\n', r"^reg\.toml: invalid TOML: .*line 1"),
+        ("issue = 3\n", r"^reg\.toml: 'issue' must be an array of tables"),
+    ],
+)
+def test_validation_errors_name_file_entry_and_line(text, expected):
+    with pytest.raises(RegistryError) as info:
+        parse_registry(text, "reg.toml")
+    message = str(info.value)
+    assert re.search(expected, message), message
+    assert "\n" not in message
+
+
+def test_missing_file(tmp_path: Path):
+    with pytest.raises(RegistryError, match="registry file not found"):
+        load_registry(tmp_path / "none.toml")
+
+
+@pytest.mark.parametrize(
+    ("failure", "numbers"),
+    [
+        (Failure("test_os", "test.test_os.FileTests.test_foo"), [101]),
+        (Failure("test_os", "test_os.FileTests.test_foo"), [101]),  # a suite without test.
+        (Failure("test_os", "test.test_os.FileTests.test_bar"), []),
+        (Failure("test_os", None, message="crashed"), []),
+        # glob + file, message regex, builder regex, branch
+        (Failure("test_asyncio", "test.test_asyncio.test_events.T.test_a",
+                 "ARM64 Windows 3.x", "3.x", "Timeout (0:20:00)!", "timed_out"), [102]),
+        (Failure("test_asyncio", None, "ARM64 Windows 3.x", "3.x", "Timeout (0:20:00)!"), [102]),
+        (Failure("test_asyncio", None, "AMD64 Windows 3.x", "3.x", "Timeout (0:20:00)!"), []),
+        (Failure("test_asyncio", None, "ARM64 Windows 3.14", "3.14", "Timeout (0:20:00)!"), []),
+        (Failure("test_asyncio", None, "ARM64 Windows 3.x", "3.x", "AssertionError"), []),
+        (Failure("test_asyncio", None, "ARM64 Windows 3.x", "3.x", None), []),
+        # unknown builder/branch (a local log): the rule is not excluded
+        (Failure("test_asyncio", None, None, None, "test_asyncio timed out"), [102]),
+    ],
+)
+def test_rules_match_failures(failure, numbers):
+    registry = parse_registry(GOOD, "known.toml")
+    assert [k.number for k in registry.match(failure)] == numbers
+
+
+def test_a_bare_method_name_is_not_a_test_file_pattern():
+    known = KnownIssue(1, "https://x", "t", "failing", ("test_os",))
+    assert known.covers_test("test_os", None)
+    assert not known.covers_test("test_posix", "test.test_posix.PosixTests.test_os")
+
+
+def test_shipped_registry_is_valid_and_aligned_with_the_fleet():
+    registry = load_registry(REPO / "docs" / "data" / "known-issues.toml")
+    kinds = {k.kind for k in registry.issues}
+    assert kinds == {"flaky", "failing", "infra"}
+    flaky = Failure("test_bbw_flaky", "test_bbw_flaky.FlakyTests.test_flaky",
+                    message="AssertionError: first run fails: lost a race with the event loop")
+    assert [k.kind for k in registry.match(flaky)] == ["flaky"]
+    # the crash on LTO builders stays unregistered, so pages show a "new" failure
+    crash = Failure("test_bbw_crash", None, "AMD64 Ubuntu LTO 3.x", "3.x",
+                    "Fatal Python error: Aborted", "crashed")
+    assert registry.match(crash) == []
+
+
+# -- the handbook page ---------------------------------------------------------------------
+@pytest.fixture
+def built(app):
+    app.build()
+    return app
+
+
+page = pytest.mark.sphinx("html", testroot="registry", freshenv=True)
+
+
+@page
+def test_page_renders_every_entry_escaped(built):
+    html = (built.outdir / "index.html").read_text()
+    assert "<script>alert" not in html and "<img src=x" not in html and "<b>debian" not in html
+    assert "fails &lt;script&gt;alert('x')&lt;/script&gt; &amp; more" in html  # no smartquotes
+    assert "See &lt;img src=x onerror=alert(1)&gt; &amp; ask the owner." in html
+    assert 'href="https://github.com/python/cpython/issues/4242"' in html
+    assert 'href="https://tracker.example/issues/17?a=1&amp;b=2"' in html
+    assert 'id="known-issue-4242"' in html
+    assert "3 reviewed entries (1 flaky, 1 failing, 1 infra)" in html
+    assert "branches 3.x, 3.14" in html and "all branches" in html
+    assert "2026-11-22" in html
+
+
+@page
+def test_kind_option_filters(built):
+    html = (built.outdir / "index.html").read_text()
+    assert "1 reviewed entries (1 flaky, 0 failing, 0 infra)" in html
+
+
+@page
+def test_broken_registry_is_a_warning_naming_file_and_line(built):
+    warnings = built.warning.getvalue()
+    assert re.search(r"broken\.toml:13: entry 2 \(#2\): 'message' is not a valid regular "
+                     r"expression.*\[bbwatch\.data\]", warnings), warnings
+    assert "index" not in warnings.split("broken.rst")[0]  # the good page warns about nothing
+    html = (built.outdir / "broken.html").read_text()
+    assert "The known issues registry cannot be shown" in html
+    assert "Traceback" not in html
