@@ -299,20 +299,22 @@ def flakiness(
 
     - ``rerun``: failed then passed on re-run in the same build (a WARNINGS build on CPython);
     - ``same-revision``: failed and passed on the same revision, either rebuilt on the same
-      builder, or on another builder while the failing builder shows no breakage streak (a
-      test failing on one platform only, every time, is not flaky);
+      builder, or on another builder when the failure is isolated on its own builder (passes
+      right before and right after): a test failing on one platform only, from some change
+      on, is a platform-specific breakage, not a flake;
     - ``flips``: at least two flips to failing on one builder outside breakage runs.
     """
     evidence: list[FlakeEvidence] = []
     stats: list[FlipStats] = []
     by_revision: dict[str, list[tuple[int, Build, str]]] = {}
-    in_breakage: set[int] = set()  # buildids inside a >= 3 failure run
+    isolated: set[int] = set()  # failures with a pass right before and right after
     for builderid, builds in history.items():
         seq = verdicts_of_test(builds, tests, test_file)
         if not seq:
             continue
-        kept = {b.buildid for b, _ in _drop_breakage(seq)}
-        in_breakage.update(b.buildid for b, s in seq if s == "fail" and b.buildid not in kept)
+        for i in range(1, len(seq) - 1):
+            if seq[i][1] == "fail" and seq[i - 1][1] != "fail" and seq[i + 1][1] != "fail":
+                isolated.add(seq[i][0].buildid)
         for build, status in seq:
             if status == "flaky":
                 evidence.append(
@@ -332,13 +334,13 @@ def flakiness(
     for revision, cells in by_revision.items():
         passes = [c for c in cells if c[2] != "fail"]
         for builderid, build, status in cells:
-            if status != "fail" or build.buildid in in_breakage:
+            if status != "fail":
                 continue
             same = [c for c in passes if c[0] == builderid]
             other = [c for c in passes if c[0] != builderid]
             if same:
                 detail = f"failed and passed on {revision[:12]} on the same builder"
-            elif other:
+            elif other and build.buildid in isolated:
                 detail = f"failed on {revision[:12]}, which passed on another builder"
             else:
                 continue

@@ -127,20 +127,27 @@ def test_flakiness_from_rerun_and_flips_but_not_from_a_deterministic_breakage():
     assert flip2.flips == 0 and flip2.runs == 2  # the 5-failure run is breakage, dropped
 
 
-def test_same_revision_pass_and_fail_is_flaky_only_outside_breakage():
-    b1 = _builds([S, F], builderid=1)
-    b2 = _builds([S, S], builderid=2)  # same revisions rev1, rev2 as builder 1
-    tests = {
-        1001: BuildTests(True), 1002: BuildTests(True, frozenset({"test_x"})),
-        2001: BuildTests(True), 2002: BuildTests(True),
-    }
+def test_same_revision_pass_and_fail_is_flaky_only_when_the_failure_is_isolated():
+    b1 = _builds([S, F, S], builderid=1)
+    b2 = _builds([S, S, S], builderid=2)  # same revisions rev1..rev3 as builder 1
+    tests = {1000 + n: BuildTests(True) for n in (1, 3)} | {2000 + n: BuildTests(True)
+                                                            for n in (1, 2, 3)}
+    tests[1002] = BuildTests(True, frozenset({"test_x"}))
     evidence, _ = history.flakiness({1: b1, 2: b2}, tests, "test_x")
     assert [(e.kind, e.build.number) for e in evidence] == [("same-revision", 2)]
 
-    # three failures in a row on builder 1 at revisions builder 2 passes: a platform breakage
-    b1 = _builds([F, F, F], builderid=1)
-    b2 = _builds([S, S, S], builderid=2)
-    tests = {1000 + n: BuildTests(True, frozenset({"test_x"})) for n in (1, 2, 3)}
-    tests |= {2000 + n: BuildTests(True) for n in (1, 2, 3)}
+    # failing from one change on, on one platform only: breakage, even before it is 3 long
+    b1 = _builds([S, F, F], builderid=1)
+    tests[1003] = BuildTests(True, frozenset({"test_x"}))
     evidence, _ = history.flakiness({1: b1, 2: b2}, tests, "test_x")
     assert evidence == []
+
+
+def test_rebuild_of_the_same_revision_on_one_builder_is_flaky_evidence():
+    b1 = _builds([S, F, F], builderid=1)
+    b1[0].properties["got_revision"] = "rev2"  # build 3 rebuilt build 2's revision and passed
+    tests = {1001: BuildTests(True), 1002: BuildTests(True, frozenset({"test_x"})),
+             1003: BuildTests(True)}
+    evidence, _ = history.flakiness({1: b1}, tests, "test_x")
+    assert [(e.kind, e.build.number) for e in evidence] == [("same-revision", 2)]
+    assert "same builder" in evidence[0].detail
