@@ -264,14 +264,15 @@ def _describe(exc: BaseException, timeout: float) -> str:
         if id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, (ConnectTimeoutError, requests.ConnectTimeout)):
-            return f"connection timed out after {timeout:g}s"
-        if isinstance(current, (ReadTimeoutError, requests.ReadTimeout)):
-            return f"no response within {timeout:g}s"
+        # NewConnectionError subclasses ConnectTimeoutError in urllib3: test it first.
         if isinstance(current, NewConnectionError):
             if "refused" in str(current).lower():
                 return "connection refused (is the master running?)"
             return "cannot connect: " + str(current).rsplit(": ", 1)[-1]
+        if isinstance(current, (ConnectTimeoutError, requests.ConnectTimeout)):
+            return f"connection timed out after {timeout:g}s"
+        if isinstance(current, (ReadTimeoutError, requests.ReadTimeout)):
+            return f"no response within {timeout:g}s"
         if isinstance(current, ResponseError):
             return f"gave up after retries ({current})"
         if isinstance(current, (ProtocolError, requests.exceptions.ChunkedEncodingError)):
