@@ -202,14 +202,17 @@ def suggest_title(f: Failure) -> str:
         name = f"{cls}.{method}" if cls else method
         verb = "is flaky" if f.passed_on_rerun else _KIND_WORDS.get(f.kind, "fails")
         return f"{f.test_file}: {name} {verb}{where}"
-    short = _short_message(f.message or "")
+    message = f.message or ""
+    if message.startswith(f"{f.test_file} "):  # "test_x altered the ..." → "altered the ..."
+        message = message[len(f.test_file) + 1 :]
+    short = _short_message(message)
     if short:
         return f"{f.test_file}: {short}{where}"
     subject = f"{cls} " if cls else ""
     return f"{f.test_file}: {subject}{_KIND_WORDS.get(f.kind, 'fails')}{where}"
 
 
-def _short_message(message: str, limit: int = 60) -> str:
+def _short_message(message: str, limit: int = 72) -> str:
     line = next((ln.strip() for ln in message.splitlines() if ln.strip()), "")
     line = re.sub(r"\s+", " ", line)
     if len(line) > limit:
@@ -353,8 +356,16 @@ def _field(obj: Any, name: str, default: Any = None) -> Any:
     return getattr(obj, name, default)
 
 
+_OUTCOME_WORDS = {
+    "env_changed": "altered the execution environment (env changed)",
+    "crashed": "crashed",
+    "timed_out": "timed out",
+    "leaked": "leaked references",
+}
+
+
 def _outcome_kind(outcome: str) -> str:
-    outcome = (outcome or "").lower()
+    outcome = (outcome or "").lower().replace("_", " ")
     if "env changed" in outcome:
         return "env_changed"
     if "timed out" in outcome or "timeout" in outcome:
@@ -390,7 +401,7 @@ def failures_from_run(run: Any, builder: str | None = None, branch: str | None =
             continue
         seen.add((test_file, test_id))
         failures.append(Failure(
-            test_file, test_id, builder, branch, _field(case, "exception") or None, "failed",
+            test_file, test_id, builder, branch, _case_message(case), "failed",
             test_file in rerun_passed,
         ))
 
@@ -418,11 +429,22 @@ def failures_from_run(run: Any, builder: str | None = None, branch: str | None =
         if test_file in with_cases:
             continue
         kind, text = messages.get(test_file, (_outcome_kind(outcomes.get(test_file, "")), ""))
+        notes = _field(run, "notes", {}) or {}
+        if not text:
+            text = notes.get(test_file) or ""
         if not text and test_file in outcomes:
-            text = f"{test_file} {outcomes[test_file]}"
+            text = f"{test_file} {_OUTCOME_WORDS.get(kind, outcomes[test_file])}"
         failures.append(Failure(test_file, None, builder, branch, text or None, kind,
                                 test_file in rerun_passed))
     return failures
+
+
+def _case_message(case: Any) -> str | None:
+    status = _field(case, "status") or ""
+    message = _field(case, "exception") or None
+    if status not in ("FAIL", "ERROR", ""):
+        return f"{status}: {message}" if message else status  # "UNEXPECTED SUCCESS"
+    return message
 
 
 def _unique(items: Iterable[str]) -> list[str]:
