@@ -1,0 +1,921 @@
+"""Parse a CPython regrtest (``python -m test``) log into a TestRun, in one streaming pass.
+
+Reads every output shape of regrtest 3.8 to 3.14 (``shared/reference/cpython-ci.md`` §3): progress
+lines, per-test result words, unittest FAIL/ERROR blocks, summary lists, re-runs, refleaks,
+faulthandler timeouts and fatal errors; also excerpts cut anywhere and logs pasted from issue
+trackers (markdown escapes, code fences). Memory is bounded: text is read in large chunks, lines
+that cannot matter are skipped by one compiled regex without being split, and what is kept per
+case or crash is capped. Bad input never raises: it yields an empty, ``truncated`` TestRun.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import BinaryIO
+
+# Outcomes that make a test file count as failed at the end of the run.
+BAD_OUTCOMES = frozenset({"failed", "env_changed", "crashed", "timed_out", "leaked", "worker_bug"})
+
+CHUNK_SIZE = 1 << 20
+MAX_LINE = 1 << 16  # longer "lines" (binary junk, giant reprs) are cut: nothing useful is there
+MAX_CASES = 2000
+MAX_ENTRIES = 1000  # crashes, timeouts, leaks each
+MAX_TRACEBACK_LINES = 80
+MAX_TRACEBACK_CHARS = 8000
+MAX_WARNINGS = 5  # "Warning --" lines kept per test file
+MAX_DUMP_LINES = 12  # thread-dump head kept for a crash/timeout excerpt
+MAX_BLOCK_LINES = 5000  # give up a block (back to fast skipping) after this many lines
+
+
+@dataclass
+class TestCase:
+    """One unittest failure block (``FAIL:``, ``ERROR:``, ``UNEXPECTED SUCCESS:``)."""
+
+    __test__ = False  # not a pytest class
+
+    test_file: str
+    test_id: str
+    status: str  # "FAIL" | "ERROR" | "UNEXPECTED SUCCESS"
+    subtest: str | None = None
+    exception: str | None = None  # first line of the final exception, e.g. "KeyError: 'x'"
+    traceback: str = ""  # capped
+    rerun: bool = False  # seen while regrtest re-ran failed tests
+    description: str | None = None  # the docstring line unittest prints under the header
+
+
+@dataclass
+class Leak:
+    test_file: str
+    kind: str  # "references" | "memory blocks" | "file descriptors"
+    counts: list[int]
+    rerun: bool = False
+
+
+@dataclass
+class Timeout:
+    test_file: str | None  # None when neither a progress line nor the dump names it
+    message: str  # "Timeout (0:20:00)!" or "timed out (20 min)"
+    kind: str = "faulthandler"  # "faulthandler" (dump in the log) | "worker" (killed by regrtest)
+    rerun: bool = False
+    detail: str = ""  # head of the thread dump
+
+
+@dataclass
+class Crash:
+    test_file: str | None
+    # "Fatal Python error: Aborted", "Exit code -9 (SIGKILL)", "ZeroDivisionError: ..."
+    message: str
+    kind: str = "fatal_error"  # "fatal_error" | "exit_code" | "uncaught_exception"
+    exit: str | None = None  # "Exit code -6 (SIGABRT)" when the progress line gave it
+    rerun: bool = False
+    detail: str = ""  # head of the thread dump / traceback
+
+
+@dataclass
+class TestRun:
+    __test__ = False
+
+    result: str | None = None
+    outcomes: dict[str, str] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)
+    first_run_failed: list[str] = field(default_factory=list)
+    rerun: list[str] = field(default_factory=list)
+    rerun_passed: list[str] = field(default_factory=list)
+    cases: list[TestCase] = field(default_factory=list)
+    leaks: list[Leak] = field(default_factory=list)
+    timeouts: list[Timeout] = field(default_factory=list)
+    crashes: list[Crash] = field(default_factory=list)
+    python: str | None = None
+    random_seed: int | None = None
+    truncated: bool = True
+    notes: dict[str, str] = field(default_factory=dict)  # test file -> one-liner detail
+    warnings: dict[str, list[str]] = field(default_factory=dict)  # test file -> "Warning --"
+
+    @property
+    def empty(self) -> bool:
+        """No regrtest output was recognised at all."""
+        return not (self.outcomes or self.cases or self.crashes or self.timeouts or self.leaks
+                    or self.result)
+
+    def to_json(self) -> dict:
+        """The ``bbwatch parse --json`` object (keys named by issue 4; extra keys allowed)."""
+        return {
+            "result": self.result,
+            "outcomes": dict(self.outcomes),
+            "failed": list(self.failed),
+            "first_run_failed": list(self.first_run_failed),
+            "rerun": list(self.rerun),
+            "rerun_passed": list(self.rerun_passed),
+            "cases": [asdict(c) for c in self.cases],
+            "leaks": [asdict(x) for x in self.leaks],
+            "timeouts": [asdict(x) for x in self.timeouts],
+            "crashes": [asdict(x) for x in self.crashes],
+            "python": self.python,
+            "random_seed": self.random_seed,
+            "truncated": self.truncated,
+        }
+
+    def excerpt(self, test_file: str, max_lines: int = 40) -> str:
+        """The part of the log that explains ``test_file``'s failure, at most ``max_lines`` lines.
+
+        Its FAIL/ERROR blocks (the last run's first, so a re-run's verbose failure wins), else
+        its crash or timeout with the head of the thread dump, else its leak lines. Never the
+        Buildbot header or the environment dump: only what the parser kept.
+        """
+        out: list[str] = []
+        cases = [c for c in self.cases if c.test_file == test_file]
+        if any(c.rerun for c in cases):
+            cases = [c for c in cases if c.rerun]
+        for case in cases:
+            header = f"{case.status}: {case.test_id}"
+            if case.subtest:
+                header += f" {case.subtest}"
+            out.append(header)
+            if case.traceback:
+                out.extend(case.traceback.splitlines())
+            elif case.exception:
+                out.append(case.exception)
+            out.append("")
+        for entry in [*self.timeouts, *self.crashes]:
+            if entry.test_file != test_file:
+                continue
+            if isinstance(entry, Crash) and entry.kind == "uncaught_exception" and cases:
+                continue  # its synthesized case already shows the traceback
+            out.append(entry.message if not entry.detail.startswith(entry.message)
+                       else entry.detail.splitlines()[0])
+            rest = entry.detail.splitlines()[1:] if entry.detail.startswith(entry.message) \
+                else entry.detail.splitlines()
+            out.extend(rest)
+            out.append("")
+        for leak in self.leaks:
+            if leak.test_file == test_file:
+                out.append(f"{test_file} leaked {leak.counts} {leak.kind}, "
+                           f"sum={sum(leak.counts)}")
+        if not out and test_file in self.notes:
+            out.append(self.notes[test_file])
+        if not out or self.outcomes.get(test_file) == "env_changed":
+            out.extend(self.warnings.get(test_file, ()))
+        while out and not out[-1].strip():
+            out.pop()
+        if len(out) > max_lines:
+            out = out[: max(max_lines - 1, 0)] + ["[...]"]
+        return "\n".join(out)
+
+
+# --- line grammar -----------------------------------------------------------------------------
+
+# Lines that can change the parser's state. Everything else is skipped in C by this one search.
+_INTERESTING = re.compile(
+    r"\[ *\d+/|\\\[ *\d+/"  # progress lines (also markdown-escaped)
+    r"|Tests result: |^Result: "
+    r"|FAIL: |ERROR: |UNEXPECTED SUCCESS: "
+    r"|^ *(?:All )?\d+ (?:tests? |re-run )"  # summary list titles
+    r"|test [\w.\\-]+ (?:failed|crashed)"
+    r"|Re-running "
+    r"| leaked \\?\["
+    r"|Timeout \(|Fatal Python error|Windows fatal exception"
+    r"|== CPython |random seed|Warning -- "
+    r"|\x1b\[|```|\\[_=<>*#]",
+    re.M,
+)
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>=|~])")
+_MD_SIGNS = ("\\_\\_", "\\<", "\\>", "\\=", "\\*", "\\[", "\\#")
+_PROGRESS = re.compile(
+    r"^(?:\d+:\d\d:\d\d )?(?:load avg: [\d.]+ )?\[ *\d+(?:/ *\d+)?(?:/\d+)?\] (?P<rest>.*)$"
+)
+_RESULT = re.compile(
+    r"(?P<name>[\w.\-]+) (?P<word>passed|failed|crashed|skipped|timed out|run no tests"
+    r"|ran no tests|interrupted|worker non-zero exit code|worker bug)"
+    r"(?: \((?P<detail>.*)\))?"
+)
+_SEQ_START = re.compile(r"^(?P<name>test[\w.\-]*)$")
+_FINAL_RESULT = re.compile(
+    r"^(?:Tests result|Result): (?P<state>[A-Z][A-Z ,]*(?: then [A-Z ,]+)?)$"
+)
+_SECTION_RESULT = re.compile(r"^== Tests result: (?P<state>.+?) ==$")
+_CASE_HEADER = re.compile(r"^(?P<status>FAIL|ERROR|UNEXPECTED SUCCESS): (?P<rest>\S.*)$")
+_CASE_ID = re.compile(r"^(?P<method>\S+) \((?P<path>[^()\s]+)\)(?: (?P<sub>.+))?$")
+_ONE_LINER = re.compile(
+    r"^(?:.* \.\.\. )?test (?P<name>[\w.\-]+) (?P<word>failed|crashed)(?P<rest>(?: -- .*)?)$"
+)
+_TITLE = re.compile(r"^(?:All )?\d+ (?:(?P<rerun>re-run) tests?|tests? (?P<title>.+?))(?::|\.)$")
+_TITLES = {
+    "failed": "failed",
+    "failed again": "failed_again",
+    "altered the execution environment": "env_changed",
+    "altered the execution environment (env changed)": "env_changed",
+    "skipped": "skipped",
+    "skipped (resource denied)": "resource_denied",
+    "run no tests": "no_tests",
+    "ran no tests": "no_tests",
+    "omitted": "omitted",
+    "interrupted": "interrupted",
+}
+_RERUN_ALL = re.compile(r"Re-running (?:\d+ )?failed tests in verbose mode")
+_RERUN_ONE = re.compile(r"Re-running (?P<name>[\w.\-]+) in verbose mode")
+_LEAK = re.compile(
+    r"(?P<name>[\w.:]+) leaked \[(?P<counts>[-\d, ]*)\] "
+    r"(?P<kind>references|memory blocks|file descriptors), sum=-?\d+(?P<tail>.*)$"
+)
+_TIMEOUT = re.compile(r"Timeout \((?P<t>\d+:\d\d:\d\d)\)!")
+_FATAL = re.compile(r"(?:Fatal Python error|Windows fatal exception): .*$")
+_FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line \d+')
+_TEST_PATH = re.compile(r"[\\/]test[\\/](?P<name>test_[\w]+)(?:[\\/]|\.py)")
+_TEST_BASENAME = re.compile(r"(?:^|[\\/])(?P<name>test_\w+)\.py$")
+_EXC_LINE = re.compile(r"^[A-Za-z_][\w.]*(?::(?: .*)?)?$")
+_HEADER_PY = re.compile(r"^== CPython (?P<v>\d+\.\d+\.\d+\S*)")
+_MODIFIED_BY = re.compile(r" was modified by (?P<name>[\w.\-]+)")
+_SEED = re.compile(r"Using random seed:? (?P<seed>\d+)")
+_NAME = re.compile(r"^[\w.\-]+$")
+_SEPARATOR_EQ = re.compile(r"^={20,}$")
+_SEPARATOR_DASH = re.compile(r"^-{20,}$")
+# Lines that end a FAIL/ERROR block even without its closing dashes (excerpts, glued output).
+_CASE_END = re.compile(r"^(?:Ran \d+ tests? in |test [\w.\-]+ failed$)")
+_NOT_EXCEPTIONS = ("Traceback", "During handling", "The above exception")
+
+
+def _progress_outcome(word: str, detail: str | None) -> str:
+    detail = detail or ""
+    if word == "passed":
+        return "passed"
+    if word == "failed":
+        if "env changed" in detail:
+            return "env_changed"
+        if "reference leak" in detail:
+            return "leaked"
+        return "failed"
+    if word in ("crashed", "worker non-zero exit code"):
+        return "crashed"
+    if word == "timed out":
+        return "timed_out"
+    if word == "skipped":
+        return "resource_denied" if "resource denied" in detail else "skipped"
+    if word in ("run no tests", "ran no tests"):
+        return "no_tests"
+    return word.replace(" ", "_")  # interrupted, worker_bug
+
+
+def _test_file_of_path(path: str) -> str | None:
+    m = _TEST_PATH.search(path) or _TEST_BASENAME.search(path)
+    return m.group("name") if m else None
+
+
+def _test_file_of_id(test_id: str) -> str:
+    """``test.test_os.FileTests.test_foo`` -> ``test_os`` (package tests give the package)."""
+    parts = test_id.split(".")
+    if parts[0] == "test" and len(parts) > 1:
+        parts = parts[1:]
+    return parts[0] if parts[0].startswith("test") else ""
+
+
+def _split_case_header(rest: str) -> tuple[str, str | None]:
+    """Split a header: ``test_foo (test.test_os.FileTests) (i=1)`` -> id and ``(i=1)``.
+
+    3.11+ prints the full id in the parentheses; older versions print the class only.
+    """
+    m = _CASE_ID.match(rest)
+    if not m:
+        return rest.strip(), None
+    method, path = m.group("method"), m.group("path")
+    test_id = path if path.rsplit(".", 1)[-1] == method else f"{path}.{method}"
+    sub = m.group("sub")
+    return test_id, (sub.strip() if sub else None)
+
+
+@dataclass
+class _Phase:
+    """Outcomes seen in one run of the tests (the first run, or the re-run)."""
+
+    outcomes: dict[str, str] = field(default_factory=dict)
+    timed_out: set[str] = field(default_factory=set)  # faulthandler dumps attributed here
+    leaked: set[str] = field(default_factory=set)
+    progress: bool = False  # progress lines seen (else the re-run was in-process, ≤3.10)
+
+
+@dataclass
+class _Section:
+    """One ``== Tests result: X ==`` summary and the lists printed under it."""
+
+    rerun_phase: bool
+    lists: dict[str, list[str]] = field(default_factory=dict)
+
+
+class Parser:
+    """Incremental parser: feed lines or text, then :meth:`finish` for the TestRun."""
+
+    def __init__(self) -> None:
+        self.run = TestRun()
+        self._phases = [_Phase()]
+        self._current: str | None = None  # the test file whose output follows
+        self._sections: list[_Section] = []
+        self._loose_lists: dict[str, list[str]] = {}  # lists with no section (excerpts)
+        self._failed_again: list[str] | None = None
+        self._rerun_names: list[str] = []
+        self._rerun_seen: set[str] = set()
+        self._inproc_rerun: str | None = None  # ≤3.10 in-process re-run: the test re-running
+        self._inproc_failed = False
+        self._final_seen = False
+        self._markdown = False
+        self._oneliners: dict[str, tuple[str, str, str]] = {}  # test -> (word, exc, traceback)
+        # The block being read line by line (None: skipping uninteresting lines fast).
+        self._block: str | None = None
+        self._block_lines = 0
+        self._case: TestCase | None = None
+        self._case_tb: list[str] = []
+        self._case_chars = 0
+        self._case_started_tb = False
+        self._case_prev_indented = False
+        self._list_key: str | None = None
+        self._dump: Timeout | Crash | None = None
+        self._dump_lines: list[str] = []
+        self._one: tuple[str, str, bool] | None = None  # (test, word, rerun) of a one-liner
+        self._one_tb: list[str] = []
+        self._one_exc: str | None = None
+        self._one_prev_indented = False
+
+    # --- feeding ------------------------------------------------------------------------------
+
+    @property
+    def _rerun(self) -> bool:
+        return len(self._phases) > 1
+
+    @property
+    def _phase(self) -> _Phase:
+        return self._phases[-1]
+
+    def feed_text(self, text: str) -> None:
+        """Feed text made of whole lines (a final partial line is treated as a line)."""
+        pos, n = 0, len(text)
+        search = _INTERESTING.search
+        while pos < n:
+            if self._block is None:
+                m = search(text, pos)
+                if m is None:
+                    return
+                nl = text.rfind("\n", pos, m.start())
+                start = pos if nl < 0 else nl + 1
+            else:
+                start = pos
+            end = text.find("\n", start)
+            if end < 0:
+                end = n
+            self.feed_line(text[start:end])
+            pos = end + 1
+
+    def feed_line(self, line: str) -> None:
+        if len(line) > MAX_LINE:
+            line = line[:MAX_LINE]
+        line = self._clean(line)
+        if self._block is not None:
+            self._block_lines += 1
+            if self._block_lines > MAX_BLOCK_LINES:
+                self._end_block()
+            elif self._continue_block(line):
+                return
+        self._line(line)
+
+    def _clean(self, line: str) -> str:
+        if "\r" in line:
+            line = line.rstrip("\r")
+            if "\r" in line:  # a terminal redraw: the text after the last \r is what showed
+                line = line.rsplit("\r", 1)[-1]
+        if "\x00" in line:
+            line = line.replace("\x00", "")
+        if "\x1b" in line:
+            line = _ANSI.sub("", line)
+        if "\\" in line:
+            if not self._markdown and any(s in line for s in _MD_SIGNS):
+                self._markdown = True
+            if self._markdown:
+                line = _MD_ESCAPE.sub(r"\1", line)
+        return line
+
+    # --- one line outside any block -----------------------------------------------------------
+
+    def _line(self, line: str) -> None:
+        stripped = line.strip()
+        if not stripped or stripped.startswith("```"):
+            return
+        m = _PROGRESS.match(stripped)
+        if m:
+            self._progress(m.group("rest"))
+            return
+        m = _CASE_HEADER.match(stripped)
+        if m:
+            self._start_case(m.group("status"), m.group("rest"))
+            return
+        m = _ONE_LINER.match(stripped)
+        if m:
+            self._one_liner(m.group("name"), m.group("word"), m.group("rest"))
+            return
+        if "Re-running " in stripped:
+            if _RERUN_ALL.search(stripped):
+                self._start_rerun()
+                return
+            m = _RERUN_ONE.search(stripped)
+            if m:
+                self._rerun_one(m.group("name"))
+                return
+        m = _SECTION_RESULT.match(stripped)
+        if m:
+            if self._inproc_rerun:
+                self._end_inproc_rerun()
+            self.run.result = m.group("state").strip()
+            self._sections.append(_Section(self._rerun))
+            return
+        m = _FINAL_RESULT.match(stripped)
+        if m:
+            self.run.result = m.group("state").strip()
+            self._final_seen = True
+            return
+        m = _TITLE.match(stripped)
+        if m:
+            key = "rerun" if m.group("rerun") else _TITLES.get(m.group("title") or "")
+            if key is not None and stripped.endswith(":"):
+                self._start_list(key)
+            return
+        if " leaked " in stripped:
+            m = _LEAK.search(stripped)
+            if m:
+                self._leak(m)
+                return
+        m = _TIMEOUT.search(stripped)
+        if m:
+            self._start_dump(Timeout(self._current, m.group(0), "faulthandler", self._rerun),
+                             stripped[m.start():])
+            return
+        m = _FATAL.search(stripped)
+        if m:
+            self._start_dump(Crash(self._current, m.group(0).strip(), "fatal_error",
+                                   rerun=self._rerun), m.group(0))
+            return
+        if "Warning -- " in stripped:
+            self._warning(stripped)
+            return
+        m = _HEADER_PY.match(stripped)
+        if m:
+            self.run.python = self.run.python or m.group("v")
+            return
+        m = _SEED.search(stripped)
+        if m and self.run.random_seed is None:
+            self.run.random_seed = int(m.group("seed"))
+
+    def _progress(self, rest: str) -> None:
+        rest = rest.split(" -- running", 1)[0].strip()
+        self._phase.progress = True
+        if self._inproc_rerun:
+            self._end_inproc_rerun()
+        if " -- " in rest:  # sequential: "[ 2/10] test_b -- test_a failed (1 failure)"
+            started, previous = rest.split(" -- ", 1)
+            m = _RESULT.match(previous)
+            if m:
+                self._result(m.group("name"), m.group("word"), m.group("detail"))
+            self._current = started.strip() if _NAME.match(started.strip()) else None
+            return
+        m = _RESULT.match(rest)
+        if m:
+            self._result(m.group("name"), m.group("word"), m.group("detail"))
+            self._current = m.group("name")
+            return
+        m = _SEQ_START.match(rest)
+        if m:  # sequential mode: this test starts now, its result comes on the next line
+            self._current = m.group("name")
+
+    def _result(self, name: str, word: str, detail: str | None) -> None:
+        outcome = _progress_outcome(word, detail)
+        phase = self._phase
+        if outcome == "crashed" and phase.outcomes.get(name) == "timed_out":
+            outcome = "timed_out"
+        phase.outcomes[name] = outcome
+        if self._rerun and name not in self._rerun_seen:
+            self._rerun_seen.add(name)
+            self._rerun_names.append(name)
+        if outcome == "crashed" and detail:
+            exit_text = detail if detail.startswith("Exit code") else None
+            self._add_crash(Crash(name, detail, "exit_code", exit_text, self._rerun))
+        elif outcome == "timed_out" and word == "timed out":
+            self._add_timeout(Timeout(name, f"timed out ({detail})" if detail else "timed out",
+                                      "worker", self._rerun))
+
+    def _start_rerun(self) -> None:
+        if self._inproc_rerun:
+            self._end_inproc_rerun()
+        if not self._rerun:
+            self._phases.append(_Phase())
+        self._current = None
+
+    def _rerun_one(self, name: str) -> None:
+        if not self._rerun:
+            self._phases.append(_Phase())
+        if name not in self._rerun_seen:
+            self._rerun_seen.add(name)
+            self._rerun_names.append(name)
+        if not self._phase.progress:  # ≤3.10: in-process, no progress line gives the result
+            if self._inproc_rerun:
+                self._end_inproc_rerun()
+            self._inproc_rerun = name
+            self._inproc_failed = False
+        self._current = name
+
+    def _end_inproc_rerun(self) -> None:
+        """The in-process re-run of one test ended: it passed unless a failure was printed."""
+        name, self._inproc_rerun = self._inproc_rerun, None
+        if name and not self._inproc_failed:
+            self._phase.outcomes.setdefault(name, "passed")
+
+    def _one_liner(self, name: str, word: str, rest: str) -> None:
+        """``test test_x failed`` / ``test test_x crashed -- Traceback ...`` (stderr)."""
+        if not self._final_seen:
+            phase = self._phase
+            if phase.outcomes.get(name) not in BAD_OUTCOMES:
+                phase.outcomes[name] = "failed"
+            if name == self._inproc_rerun:
+                self._inproc_failed = True
+        message = rest[4:].strip() if rest.startswith(" -- ") else ""
+        if message:
+            self.run.notes.setdefault(name, f"test {name} {word} -- {message}")
+        if message.startswith("Traceback"):
+            self._block, self._block_lines = "oneliner", 0
+            self._one = (name, word, self._rerun)
+            self._one_tb = [message]
+            self._one_exc = None
+            self._one_prev_indented = False
+        elif word == "crashed" and message:
+            self._add_crash(Crash(name, message, "uncaught_exception", rerun=self._rerun))
+
+    def _warning(self, stripped: str) -> None:
+        """Keep the first few ``Warning --`` lines per test: they explain "env changed"."""
+        text = stripped[stripped.index("Warning -- "):]
+        m = _MODIFIED_BY.search(text)
+        name = m.group("name") if m else self._current
+        if not name or text.startswith("Warning --   "):  # Before:/After: dumps of 3.11+
+            return
+        kept = self.run.warnings.setdefault(name, []) if (
+            name in self.run.warnings or len(self.run.warnings) < MAX_ENTRIES) else None
+        if kept is not None and len(kept) < MAX_WARNINGS and text[:300] not in kept:
+            kept.append(text[:300])
+
+    def _leak(self, m: re.Match[str]) -> None:
+        if "(this is fine)" in m.group("tail"):
+            return  # 3.13+: a suspicious delta regrtest does not count as a leak
+        name = m.group("name").lstrip(".0123456789:")
+        if not name:
+            return
+        try:
+            counts = [int(x) for x in m.group("counts").replace(" ", "").split(",") if x]
+        except ValueError:
+            return
+        if len(self.run.leaks) < MAX_ENTRIES:
+            self.run.leaks.append(Leak(name, m.group("kind"), counts, self._rerun))
+        self._phase.leaked.add(name)
+
+    # --- blocks: read line by line until they end ---------------------------------------------
+
+    def _start_case(self, status: str, rest: str) -> None:
+        test_id, sub = _split_case_header(rest)
+        test_file = self._current or _test_file_of_id(test_id)
+        self._case = TestCase(test_file, test_id, status, sub, None, "", self._rerun)
+        self._case_tb, self._case_chars = [], 0
+        self._case_started_tb = False
+        self._case_prev_indented = False
+        self._block, self._block_lines = "case", 0
+        if self._inproc_rerun:
+            self._inproc_failed = True
+
+    def _start_list(self, key: str) -> None:
+        if key == "failed_again":
+            self._failed_again = []
+        elif self._sections:
+            self._sections[-1].lists[key] = []
+        else:
+            self._loose_lists[key] = []
+        self._list_key = key
+        self._block, self._block_lines = "list", 0
+
+    def _start_dump(self, entry: Timeout | Crash, first: str) -> None:
+        # entry.test_file may be None: the dump's frames then name the test file.
+        self._dump = entry
+        self._dump_lines = [first]
+        self._block, self._block_lines = "dump", 0
+
+    def _continue_block(self, line: str) -> bool:
+        """Handle ``line`` inside the current block; False when the block ended before it."""
+        if self._block == "case":
+            return self._case_line(line)
+        if self._block == "list":
+            return self._list_line(line)
+        if self._block == "dump":
+            return self._dump_line(line)
+        if self._block == "oneliner":
+            return self._oneliner_line(line)
+        return False
+
+    def _case_line(self, line: str) -> bool:
+        stripped = line.strip()
+        if stripped.startswith("```") or stripped in ("(...)", "[...]"):
+            return True
+        if _SEPARATOR_EQ.match(stripped):
+            self._end_block()
+            return True
+        if _SEPARATOR_DASH.match(stripped):
+            if self._case_started_tb or self._case_tb:
+                self._end_block()
+            self._case_started_tb = True
+            return True
+        if (_CASE_HEADER.match(stripped) or _PROGRESS.match(stripped)
+                or _CASE_END.match(stripped)):
+            self._end_block()
+            return False
+        case = self._case
+        assert case is not None
+        if not self._case_started_tb and not self._case_tb:
+            if stripped.startswith("Traceback"):
+                self._case_started_tb = True
+            elif stripped and case.description is None:
+                case.description = stripped  # the docstring line between header and dashes
+                return True
+            else:
+                return True
+        indented = line[:1] in (" ", "\t")
+        if (not indented and self._case_prev_indented and _EXC_LINE.match(stripped)
+                and not stripped.startswith(_NOT_EXCEPTIONS)):
+            case.exception = stripped
+        self._case_prev_indented = indented
+        if len(self._case_tb) < MAX_TRACEBACK_LINES and self._case_chars < MAX_TRACEBACK_CHARS:
+            self._case_tb.append(line.rstrip())
+            self._case_chars += len(line)
+        return True
+
+    def _list_line(self, line: str) -> bool:
+        stripped = line.strip()
+        if not stripped:
+            self._end_block()
+            return True
+        names = stripped.split()
+        if not (line[:1] in (" ", "\t") or all(n.startswith("test") for n in names)) or not all(
+            _NAME.match(n) for n in names
+        ):
+            self._end_block()
+            return False
+        key = self._list_key
+        if key == "failed_again":
+            target = self._failed_again
+        elif self._sections:
+            target = self._sections[-1].lists.setdefault(key or "", [])
+        else:
+            target = self._loose_lists.setdefault(key or "", [])
+        if target is not None:
+            target.extend(names)
+        return True
+
+    def _dump_line(self, line: str) -> bool:
+        stripped = line.strip()
+        entry = self._dump
+        assert entry is not None
+        m = _FRAME.match(line)
+        if m:
+            if entry.test_file is None:
+                entry.test_file = _test_file_of_path(m.group("path"))
+            if len(self._dump_lines) < MAX_DUMP_LINES:
+                self._dump_lines.append(line.rstrip())
+            return True
+        if not stripped or stripped.startswith(("Thread 0x", "Current thread", "Stack (most",
+                                                "<no Python frame>", "Extension modules")):
+            if stripped and len(self._dump_lines) < MAX_DUMP_LINES:
+                self._dump_lines.append(stripped)
+            return True
+        if stripped.startswith(("Python runtime state", "File \"", "  ...")) or (
+            stripped.startswith("...")
+        ):
+            return True
+        self._end_block()
+        return False
+
+    def _oneliner_line(self, line: str) -> bool:
+        stripped = line.strip()
+        indented = line[:1] in (" ", "\t")
+        if not stripped or (self._one_exc and not indented and not _EXC_LINE.match(stripped)):
+            self._end_block()
+            return not stripped
+        if _PROGRESS.match(stripped) or _ONE_LINER.match(stripped):
+            self._end_block()
+            return False
+        if not indented:
+            if self._one_prev_indented and _EXC_LINE.match(stripped) and not stripped.startswith(
+                _NOT_EXCEPTIONS
+            ):
+                self._one_exc = stripped
+            elif self._one_exc or not stripped.startswith(_NOT_EXCEPTIONS):
+                self._end_block()
+                return False
+        self._one_prev_indented = indented
+        if len(self._one_tb) < MAX_TRACEBACK_LINES:
+            self._one_tb.append(line.rstrip())
+        return True
+
+    def _end_block(self) -> None:
+        block, self._block = self._block, None
+        if block == "case" and self._case is not None:
+            case = self._case
+            case.traceback = "\n".join(self._case_tb).strip("\n")
+            if len(self.run.cases) < MAX_CASES:
+                self.run.cases.append(case)
+            self._case = None
+        elif block == "dump" and self._dump is not None:
+            entry = self._dump
+            entry.detail = "\n".join(self._dump_lines)
+            if isinstance(entry, Timeout):
+                self._add_timeout(entry)
+                # The worker's exit code was only the consequence of the timeout.
+                self.run.crashes = [
+                    c for c in self.run.crashes
+                    if not (c.test_file == entry.test_file and c.rerun == entry.rerun
+                            and c.kind == "exit_code")
+                ]
+                if entry.test_file:
+                    self._phase.timed_out.add(entry.test_file)
+                    if self._phase.outcomes.get(entry.test_file) in (None, "crashed", "failed"):
+                        self._phase.outcomes[entry.test_file] = "timed_out"
+            else:
+                self._add_crash(entry)
+                if entry.test_file and self._phase.outcomes.get(entry.test_file) in (
+                    None, "failed"
+                ) and not self._final_seen:
+                    self._phase.outcomes[entry.test_file] = "crashed"
+            self._dump = None
+        elif block == "oneliner" and self._one is not None:
+            name, word, rerun = self._one
+            exc = self._one_exc or ""
+            tb = "\n".join(self._one_tb)
+            if word == "crashed":
+                self._add_crash(Crash(name, exc or "uncaught exception", "uncaught_exception",
+                                      rerun=rerun, detail=tb))
+            self._oneliners.setdefault(name, (word, exc, tb))
+            if rerun or name not in self._oneliners:
+                self._oneliners[name] = (word, exc, tb)
+            self._one = None
+        self._list_key = None
+
+    def _add_crash(self, crash: Crash) -> None:
+        # One crash per test and run: the progress line's exit code and the fatal error merge.
+        for old in self.run.crashes:
+            if old.test_file == crash.test_file and old.rerun == crash.rerun and (
+                old.kind != "uncaught_exception" and crash.kind != "uncaught_exception"
+            ):
+                if crash.kind == "exit_code":
+                    old.exit = old.exit or crash.exit
+                elif old.kind == "exit_code":
+                    old.message, old.kind, old.detail = crash.message, crash.kind, crash.detail
+                return
+        if len(self.run.crashes) < MAX_ENTRIES:
+            self.run.crashes.append(crash)
+
+    def _add_timeout(self, timeout: Timeout) -> None:
+        if len(self.run.timeouts) < MAX_ENTRIES:
+            self.run.timeouts.append(timeout)
+
+    # --- the end --------------------------------------------------------------------------------
+
+    def finish(self) -> TestRun:
+        if self._block is not None:
+            self._end_block()
+        if self._inproc_rerun:
+            # Cut during an in-process re-run: its result is unknown, keep the first run's.
+            self._inproc_rerun = None
+        run = self.run
+        first = self._phases[0]
+        rerun_phase = self._phases[1] if self._rerun else None
+        outcomes: dict[str, str] = dict(first.outcomes)
+        for name in first.leaked:
+            if outcomes.get(name) == "failed":
+                outcomes[name] = "leaked"
+
+        first_bad = {t for t, o in outcomes.items() if o in BAD_OUTCOMES}
+        first_sections = [s for s in self._sections if not s.rerun_phase]
+        if first_sections:
+            lists = first_sections[0].lists
+            first_bad |= set(lists.get("failed", ())) | set(lists.get("env_changed", ()))
+        elif not self._sections and self._loose_lists and not self._rerun:
+            first_bad |= set(self._loose_lists.get("failed", ()))
+            first_bad |= set(self._loose_lists.get("env_changed", ()))
+
+        if rerun_phase is not None:
+            for name, outcome in rerun_phase.outcomes.items():
+                if outcome == "passed":
+                    outcome = "passed_on_rerun" if (name in first_bad or name not in outcomes) \
+                        else "passed"
+                elif outcome == "failed" and name in rerun_phase.leaked:
+                    outcome = "leaked"
+                elif outcome == "crashed" and name in rerun_phase.timed_out:
+                    outcome = "timed_out"
+                outcomes[name] = outcome
+
+        # The last summary printed after the last run is regrtest's own verdict.
+        final_lists: dict[str, list[str]] | None = None
+        if self._sections and self._sections[-1].rerun_phase == self._rerun:
+            final_lists = self._sections[-1].lists
+        elif not self._sections and self._loose_lists:
+            final_lists = self._loose_lists
+        rerun_names = list(self._rerun_names)
+        if final_lists is not None:
+            for name in final_lists.get("rerun", ()):
+                if name not in self._rerun_seen:
+                    self._rerun_seen.add(name)
+                    rerun_names.append(name)
+            bad_final = set(final_lists.get("failed", ())) | set(self._failed_again or ())
+            env_final = set(final_lists.get("env_changed", ()))
+            for name in bad_final:
+                if outcomes.get(name) not in BAD_OUTCOMES or outcomes.get(name) == "env_changed":
+                    outcomes[name] = "failed"
+            for name in env_final - bad_final:
+                outcomes[name] = "env_changed"
+            if self._rerun or final_lists.get("rerun"):
+                for name in rerun_names:
+                    if name not in bad_final | env_final and (
+                        outcomes.get(name) in BAD_OUTCOMES or name not in outcomes
+                    ):
+                        outcomes[name] = "passed_on_rerun"
+            for key in ("skipped", "resource_denied", "no_tests", "omitted", "interrupted"):
+                for name in final_lists.get(key, ()):
+                    if key == "no_tests" and name in first_bad and name in self._rerun_seen:
+                        # 3.9/3.10 re-run a crashed test matching no test method: it "ran no
+                        # tests", which hides the crash. Keep the first run's outcome.
+                        outcomes[name] = first.outcomes.get(name, "failed")
+                        continue
+                    outcomes[name] = key
+        elif self._failed_again is not None:
+            for name in self._failed_again:
+                if outcomes.get(name) not in BAD_OUTCOMES:
+                    outcomes[name] = "failed"
+
+        # A test failing with only an uncaught exception or a one-line traceback still gets a case.
+        with_cases = {c.test_file for c in run.cases}
+        for name, (_word, exc, tb) in self._oneliners.items():
+            if name not in with_cases and exc and len(run.cases) < MAX_CASES:
+                status = "FAIL" if exc.startswith("AssertionError") else "ERROR"
+                run.cases.append(TestCase(name, name, status, None, exc, tb, False))
+
+        run.outcomes = outcomes
+        run.failed = sorted(t for t, o in outcomes.items() if o in BAD_OUTCOMES)
+        run.first_run_failed = sorted(first_bad)
+        run.rerun = sorted(set(rerun_names))
+        run.rerun_passed = sorted(t for t in run.rerun if outcomes.get(t) == "passed_on_rerun")
+        run.truncated = not self._final_seen
+        return run
+
+
+# --- entry points -----------------------------------------------------------------------------
+
+
+def parse_lines(lines: Iterable[str]) -> TestRun:
+    parser = Parser()
+    for line in lines:
+        parser.feed_line(line.rstrip("\n"))
+    return parser.finish()
+
+
+def parse_text(text: str) -> TestRun:
+    parser = Parser()
+    parser.feed_text(text)
+    return parser.finish()
+
+
+def _chunks(fp: BinaryIO) -> Iterator[str]:
+    """Decoded text in whole lines (invalid UTF-8 replaced), from large binary reads."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    carry = ""
+    while True:
+        data = fp.read(CHUNK_SIZE)
+        if not data:
+            break
+        text = carry + decoder.decode(data)
+        cut = text.rfind("\n")
+        if cut < 0:
+            if len(text) > CHUNK_SIZE:  # no newline for a long while: cut it anyway
+                yield text
+                carry = ""
+            else:
+                carry = text
+            continue
+        yield text[: cut + 1]
+        carry = text[cut + 1:]
+    tail = carry + decoder.decode(b"", final=True)
+    if tail:
+        yield tail
+
+
+def parse_stream(fp: BinaryIO) -> TestRun:
+    parser = Parser()
+    for text in _chunks(fp):
+        parser.feed_text(text)
+    return parser.finish()
+
+
+def parse_file(path: str | os.PathLike[str]) -> TestRun:
+    with open(path, "rb") as fp:
+        return parse_stream(fp)
