@@ -1,0 +1,158 @@
+"""The on-disk cache: round trip, atomic writes, corruption detected and dropped, two processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from bbwatch.buildbot import BuildbotClient
+from bbwatch.cache import DiskCache, MemoryCache, namespace_for, open_cache
+
+from tests.fakemaster import FakeMaster
+from tests.httpfake import FakeServer
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_round_trip_and_miss(tmp_path: Path) -> None:
+    cache = DiskCache(tmp_path)
+    assert cache.get("builds/1") is None
+    value = {"buildid": 1, "steps": [{"name": "tést", "logs": []}], "n": None}
+    cache.put("builds/1", value)
+    assert cache.get("builds/1") == value
+    cache.put("builds/1", {"buildid": 1, "v": 2})  # replace
+    assert cache.get("builds/1") == {"buildid": 1, "v": 2}
+    cache.delete("builds/1")
+    assert cache.get("builds/1") is None
+    assert not list(tmp_path.rglob(".tmp-*"))
+
+
+def test_memory_cache_returns_copies() -> None:
+    cache = MemoryCache()
+    value = {"a": [1]}
+    cache.put("k", value)
+    value["a"].append(2)
+    got = cache.get("k")
+    assert got == {"a": [1]}
+    got["a"].append(3)
+    assert cache.get("k") == {"a": [1]}
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda raw: raw[: len(raw) // 2],  # torn write
+        lambda raw: b"",
+        lambda raw: b"\x00\xff garbage",
+        lambda raw: raw.replace(b"42", b"43"),  # payload changed, checksum not
+        lambda raw: json.dumps(["not", "an", "entry"]).encode(),
+        lambda raw: raw.replace(b'"format": 1', b'"format": 99'),
+    ],
+)
+def test_corrupt_entry_is_dropped(tmp_path: Path, mangle) -> None:  # type: ignore[no-untyped-def]
+    cache = DiskCache(tmp_path)
+    cache.put("builds/7", {"answer": 42})
+    path = cache.path_for("builds/7")
+    path.write_bytes(mangle(path.read_bytes()))
+    assert cache.get("builds/7") is None
+    assert not path.exists() and cache.dropped == 1
+    cache.put("builds/7", {"answer": 42})
+    assert cache.get("builds/7") == {"answer": 42}
+
+
+def test_entry_copied_under_another_key_is_rejected(tmp_path: Path) -> None:
+    cache = DiskCache(tmp_path)
+    cache.put("builds/1", {"buildid": 1})
+    cache.path_for("builds/2").write_bytes(cache.path_for("builds/1").read_bytes())
+    assert cache.get("builds/2") is None
+
+
+def test_keys_stay_inside_the_root(tmp_path: Path) -> None:
+    cache = DiskCache(tmp_path / "root")
+    for key in ("../../etc/passwd", "/abs/x", "a/../../b", "logs/1-8388608"):
+        assert cache.path_for(key).resolve().is_relative_to((tmp_path / "root").resolve())
+    with pytest.raises(ValueError):
+        cache.path_for("../..")
+
+
+def test_failed_write_keeps_the_old_entry(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    cache = DiskCache(tmp_path)
+    cache.put("k", {"v": 1})
+
+    def boom(*a: object, **k: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("bbwatch.cache.json.dump", boom)
+    with pytest.raises(OSError, match="disk full"):
+        cache.put("k", {"v": 2})
+    monkeypatch.undo()
+    assert cache.get("k") == {"v": 1}
+    assert not list(tmp_path.rglob(".tmp-*"))
+
+
+def test_namespaces_per_master(tmp_path: Path) -> None:
+    a = open_cache(tmp_path, "http://127.0.0.1:8010/")
+    b = open_cache(tmp_path, "https://buildbot.python.org/all/")
+    assert isinstance(a, DiskCache) and isinstance(b, DiskCache) and a.root != b.root
+    assert namespace_for("http://127.0.0.1:8010/").startswith("127.0.0.1_8010")
+    assert isinstance(open_cache(None, "http://x/"), MemoryCache)
+
+
+WORKER = textwrap.dedent(
+    """
+    import sys
+    from bbwatch.cache import DiskCache
+    cache = DiskCache(sys.argv[1])
+    me = int(sys.argv[2])
+    bad = 0
+    for i in range(300):
+        cache.put("shared", {"writer": me, "blob": [me] * 2000, "i": i})
+        got = cache.get("shared")
+        if got is None or got["blob"] != [got["writer"]] * 2000:
+            bad += 1
+    print(bad, cache.dropped)
+    """
+)
+
+
+def test_two_processes_share_a_cache(tmp_path: Path) -> None:
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(tmp_path), str(n)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        for n in (1, 2)
+    ]
+    outputs = [p.communicate(timeout=120)[0].split() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert outputs == [["0", "0"], ["0", "0"]]  # never a half-written or mixed entry
+    assert DiskCache(tmp_path).get("shared")["writer"] in (1, 2)
+    assert not list(tmp_path.rglob(".tmp-*"))
+
+
+@pytest.fixture
+def master() -> Iterator[FakeMaster]:
+    with FakeServer() as server:
+        yield FakeMaster(server)
+
+
+def test_client_refetches_a_corrupt_build_only(master: FakeMaster, tmp_path: Path) -> None:
+    with BuildbotClient(master.url, cache_dir=tmp_path) as c:
+        first = c.fetch_fleet()
+    entries = sorted(tmp_path.rglob("builds/3.json"))
+    assert len(entries) == 1
+    entries[0].write_text(entries[0].read_text()[:100])
+    master.server.reset_log()
+    with BuildbotClient(master.url, cache_dir=tmp_path) as c:
+        second = c.fetch_fleet()
+        # 3 for what is new + build 3 again: itself, its steps, 3 step logs, its changes
+        assert c.requests_made == 3 + 6
+    assert "/api/v2/builds/3" in {r.path for r in master.server.requests}
+    assert second.builds == first.builds
