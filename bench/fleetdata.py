@@ -181,6 +181,7 @@ class Fleet:
             for b in range(1, self.builders + 1):
                 self._add_build(b, k * self.builders + b)
         self._log_cache = functools.lru_cache(maxsize=128)(self._make_log)
+        self._num_lines: dict[int, int] = {}
 
     # -- generation -------------------------------------------------------------------------
     def _make_builders_and_workers(self) -> None:
@@ -403,14 +404,16 @@ class Fleet:
         spec = self.spec_for_log(logid)
         if spec is None:
             return None
-        text = self.log_text(logid)
+        lines = self._num_lines.get(logid)
+        if lines is None:  # generating a log is the expensive part: count its lines once
+            lines = self._num_lines[logid] = self.log_text(logid).count("\n")
         return {
             "logid": logid,
             "name": "stdio",
             "slug": "stdio",
             "stepid": logid,
             "complete": True,
-            "num_lines": text.count("\n"),
+            "num_lines": lines,
             "type": "s",
         }
 
