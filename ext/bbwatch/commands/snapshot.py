@@ -52,6 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     save.add_argument("--no-cache", action="store_true", help="do not use the on-disk cache")
     save.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+    save.add_argument(
+        "--retries", type=int, default=3, help="retries per request on 5xx/429/errors (default 3)"
+    )
     save.set_defaults(func=run_save)
     p.set_defaults(func=lambda args: fail("usage: bbwatch snapshot save DIR [--source URL]"))
 
@@ -63,13 +66,17 @@ def run_save(args: argparse.Namespace) -> int:
     source = args.source or os.environ.get("BBWATCH_BUILDBOT_URL") or DEFAULT_SOURCE
     if args.history < 1:
         return fail(f"--history must be at least 1, got {args.history}")
+    if args.retries < 0:
+        return fail(f"--retries must be 0 or more, got {args.retries}")
     if args.timeout <= 0:
         return fail(f"--timeout must be positive, got {args.timeout}")
     if source.startswith("snapshot:"):
         return fail("--source must be a master URL (http:// or https://), not a snapshot")
     cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
     try:
-        client = BuildbotClient(source, cache_dir=cache_dir, timeout=args.timeout)
+        client = BuildbotClient(
+            source, cache_dir=cache_dir, timeout=args.timeout, retries=args.retries
+        )
     except ValueError as exc:
         return fail(str(exc))
     try:
