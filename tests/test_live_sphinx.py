@@ -1,0 +1,233 @@
+"""The live directives in real Sphinx builds of tests/roots/test-live against local masters.
+
+Masters: bench/scalefleet.py's generated fleet (hostile names, failures, flakes) served on
+127.0.0.1; tests/httpfake.py for HTTP 500 and truncated JSON; a closed port for "master down".
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import sys
+from collections.abc import Iterator
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sphinx.errors import ExtensionError
+from sphinx.testing.util import SphinxTestApp
+
+from tests.conftest import REPO
+from tests.httpfake import FakeServer, Reply
+
+ROOT = REPO / "tests" / "roots" / "test-live"
+LIVE_DOCS = {"status", "failures", "flaky", "filtered"}
+
+
+@pytest.fixture(scope="module")
+def master() -> Iterator[Any]:
+    """A generated 12-builder fleet with hostile builder names, served in-process."""
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        from fleetdata import Fleet
+        from scalefleet import serve
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    server = serve(Fleet(builders=12, builds=8, seed=3, log_kb=4, hostile=True), latency=0)
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def _no_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("BBWATCH_BUILDBOT_URL", "BBWATCH_SNAPSHOT", "BBWATCH_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def closed_port_url() -> str:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there any more: connections are refused
+    return f"http://127.0.0.1:{port}/"
+
+
+def make(out: Path, url: str, *, fresh: bool = True, parallel: int = 0,
+         **conf: Any) -> SphinxTestApp:
+    overrides = {"bbwatch_buildbot_url": url, "bbwatch_cache_dir": str(out / "cache"), **conf}
+    return SphinxTestApp("html", srcdir=ROOT, builddir=out / "build", freshenv=fresh,
+                         confoverrides=overrides, status=StringIO(), warning=StringIO(),
+                         parallel=parallel)
+
+
+def build(out: Path, url: str, **kw: Any) -> tuple[SphinxTestApp, dict[str, str], str]:
+    app = make(out, url, **kw)
+    try:
+        app.build()
+    finally:
+        app.cleanup()
+    html = {p.stem: p.read_text() for p in Path(app.outdir).glob("*.html")}
+    return app, html, app.warning.getvalue()
+
+
+def text(page: str) -> str:
+    """The visible text of the page body, tags stripped, entities left as written."""
+    body = page[page.find('<div class="body"'):]
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
+
+
+@pytest.fixture(scope="module")
+def site(master, tmp_path_factory) -> tuple[SphinxTestApp, dict[str, str], str]:
+    master.counts.clear()
+    return build(tmp_path_factory.mktemp("live"), master.url)
+
+
+def test_pages_build_without_warnings_and_list_every_builder(site, master):
+    app, html, warnings = site
+    assert warnings == ""
+    status = html["status"]
+    for row in master.fleet.builder_rows:
+        name = str(row["name"])
+        if "<" not in name and "\x1b" not in name and "\x00" not in name:
+            assert name in text(status), name
+    assert status.count('class="bbwatch-builder"') == len(master.fleet.builder_rows)
+    assert "Data fetched" in text(status)
+    # result as colour (sphinx-design badge) AND word
+    assert re.search(r'sd-bg-danger[^"]*bbwatch-result-failure[^"]*">failure<', status)
+    assert "release-blocking failure" in status
+    assert "failing since build #" in status
+
+
+def test_data_is_fetched_once_per_build_not_once_per_page(site, master):
+    builders = [n for p, n in master.counts.items() if p.rstrip("/").endswith("api/v2/builders")]
+    assert sum(builders) == 1
+
+
+def test_network_strings_are_escaped_text(site):
+    _app, html, _ = site
+    for page in ("status", "failures", "flaky"):
+        assert "<script>document.title" not in html[page]
+        assert "onerror=\"document.title" not in html[page]
+        assert "javascript:" not in re.findall(r'href="([^"]*)"', html[page]).__str__()
+    assert "&lt;script&gt;document.title=&#39;PWNED&#39;" in html["status"] or (
+        "&lt;script&gt;document.title='PWNED'" in html["status"]
+    )
+
+
+def test_known_failures_group_rows_and_show_infra_and_triage(site):
+    _app, html, _ = site
+    page = html["failures"]
+    body = text(page)
+    assert re.search(r"\d+ test problems? \(\d+ new, \d+ known, \d+ flaky\)", body)
+    assert page.count('class="docutils container bbwatch-problem') >= 1 or (
+        "bbwatch-problem" in page
+    )
+    assert "Infrastructure" in body
+    assert "First seen" in body and "Last seen" in body
+    assert 'class="reference internal" href="triage/' in page or "Triage" in body
+    # one row per failing test: no test title appears twice among the problem titles
+    titles = re.findall(r'bbwatch-problem-title">.*?<strong>(.*?)</strong>', page, re.S)
+    assert titles and len(titles) == len(set(titles))
+
+
+def test_filters_from_rest(site):
+    app, html, _ = site
+    page = html["filtered"]
+    rows = re.findall(r'class="bbwatch-tags">(.*?)</p>', page, re.S)
+    expected = app.bbwatch_analysis.status_rows(["3.x"], ["tier-1"], ["failure"])
+    assert len(rows) == sum(len(s.rows) for s in expected) > 0
+    assert all("tier-1" in r for r in rows)
+    assert len(rows) < html["status"].count('class="bbwatch-tags"')
+    assert "Infrastructure" in text(page)
+    assert "bbwatch-group-test" not in page  # :classification: infra keeps infra rows only
+
+
+def test_flaky_page_lists_tests_with_evidence(site):
+    _app, html, _ = site
+    page = html["flaky"]
+    assert "Flip rate" in page
+    assert re.search(r"\d+% \(\d+ flips?\)", text(page))
+
+
+def test_master_down_degrades_with_one_warning_and_a_visible_admonition(tmp_path):
+    app, html, warnings = build(tmp_path, closed_port_url())
+    lines = [w for w in warnings.splitlines() if "WARNING" in w]
+    assert len(lines) == 1, warnings
+    assert "[bbwatch.live]" in lines[0] and "Live data unavailable" in lines[0]
+    assert re.search(r"(status|failures|flaky|filtered)\.(md|rst):\d+", lines[0])
+    for doc in LIVE_DOCS:
+        assert "Live data unavailable:" in html[doc]
+        assert "no earlier data to show" in html[doc]
+    assert "Live data" not in html["other"]
+
+
+def test_master_down_shows_the_last_fetched_data(master, tmp_path):
+    build(tmp_path, master.url)
+    _app, html, warnings = build(tmp_path, closed_port_url())
+    assert warnings.count("WARNING") == 1
+    assert "showing data from" in html["status"]
+    assert "(cached copy)" in text(html["status"])
+    assert "bbwatch-builder" in html["status"]
+
+
+@pytest.mark.parametrize("reply", [Reply(status=500, body=b"oops"),
+                                   Reply.json({"builders": [{"builderid": 1}] * 50},
+                                              truncate=20),
+                                   Reply(body=b"<html>not json</html>")],
+                         ids=["http-500", "truncated-json", "garbage"])
+def test_broken_master_degrades(tmp_path, reply):
+    with FakeServer() as srv:
+        srv.route("/api/v2/builders", reply)
+        srv.route("/api/v2/workers", reply)
+        _app, html, warnings = build(tmp_path, srv.url)
+    assert warnings.count("WARNING") == 1 and "[bbwatch.live]" in warnings
+    assert "Live data unavailable:" in html["status"]
+    assert "Traceback" not in warnings
+
+
+def test_strict_mode_fails_the_build(tmp_path):
+    # the fetch happens at builder-inited, i.e. while the application starts
+    with pytest.raises(ExtensionError, match="Live data unavailable: .*bbwatch_strict"):
+        make(tmp_path, closed_port_url(), bbwatch_strict=True)
+
+
+def test_offline_mode_makes_no_request_and_no_warning(master, tmp_path):
+    before = sum(master.counts.values())
+    _app, html, warnings = build(tmp_path, master.url, bbwatch_offline=True)
+    assert warnings == ""
+    assert sum(master.counts.values()) == before
+    assert "Live data is disabled" in html["status"]
+
+
+def test_parallel_build(master, tmp_path):
+    app, html, warnings = build(tmp_path, master.url, parallel=2)
+    assert warnings == ""
+    assert "bbwatch-builder" in html["status"] and "bbwatch-problem" in html["failures"]
+
+
+def test_incremental_build_rereads_only_live_pages_when_data_changed(master, tmp_path):
+    read: list[str] = []
+
+    def run(fresh: bool) -> None:
+        app = make(tmp_path, master.url, fresh=fresh)
+        app.connect("source-read", lambda app, docname, source: read.append(docname))
+        # Per-failure checklist pages (bbwatch.sphinxext.checklists) are not under test here,
+        # and their html-collect-pages step crashes when no document is written (builder has
+        # no ``fignumbers`` yet): reported to their owner, kept out of this test.
+        listeners = app.events.listeners["html-collect-pages"]
+        listeners[:] = [x for x in listeners if "checklists" not in x.handler.__module__]
+        try:
+            app.build()
+        finally:
+            app.cleanup()
+
+    run(True)
+    assert LIVE_DOCS | {"other", "index"} <= set(read)
+    read.clear()
+    run(False)
+    assert read == []  # same data: nothing re-read
+    master.fleet.add_builds(2)
+    run(False)
+    assert set(read) == LIVE_DOCS
