@@ -235,7 +235,9 @@ _NAME = re.compile(r"^[\w.\-]+$")
 _SEPARATOR_EQ = re.compile(r"^={20,}$")
 _SEPARATOR_DASH = re.compile(r"^-{20,}$")
 # Lines that end a FAIL/ERROR block even without its closing dashes (excerpts, glued output).
-_CASE_END = re.compile(r"^(?:Ran \d+ tests? in |test [\w.\-]+ failed$)")
+_CASE_END = re.compile(
+    r"^(?:Ran \d+ tests? in |test [\w.\-]+ failed$|== Tests result: |(?:Tests )?[Rr]esult: [A-Z])"
+)
 _NOT_EXCEPTIONS = ("Traceback", "During handling", "The above exception")
 
 
@@ -617,7 +619,10 @@ class Parser:
 
     def _case_line(self, line: str) -> bool:
         stripped = line.strip()
-        if stripped.startswith("```") or stripped in ("(...)", "[...]"):
+        if stripped in ("(...)", "[...]", "..."):
+            return True  # an elision in a pasted log
+        if stripped.startswith("```"):  # the end of a pasted block
+            self._end_block()
             return True
         if _SEPARATOR_EQ.match(stripped):
             self._end_block()

@@ -130,7 +130,8 @@ def render(test_run: TestRun, out: TextIO) -> None:
     messages: dict[str, str] = {}
     for entry in [*test_run.timeouts, *test_run.crashes]:
         if entry.test_file and entry.test_file not in messages:
-            extra = f" ({entry.exit})" if getattr(entry, "exit", None) else ""
+            exit_text = getattr(entry, "exit", None)
+            extra = f" ({exit_text})" if exit_text and exit_text != entry.message else ""
             messages[entry.test_file] = entry.message + extra
     bad = test_run.failed
     w(f"\nFailed test files ({len(bad)}):" if bad else "\nNo failed test files.")
@@ -175,7 +176,7 @@ def render(test_run: TestRun, out: TextIO) -> None:
         w("\nCrashes:\n")
         for c in test_run.crashes:
             where = " (re-run)" if c.rerun else ""
-            extra = f" [{c.exit}]" if c.exit else ""
+            extra = f" [{c.exit}]" if c.exit and c.exit != c.message else ""
             w(f"  {c.test_file or '(unknown test)'}: {c.message}{extra}{where}\n")
     other = sorted(t for t, o in test_run.outcomes.items()
                    if o not in BAD_OUTCOMES and o not in ("passed", "passed_on_rerun"))
