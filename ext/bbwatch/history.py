@@ -101,21 +101,29 @@ def _completed(builds: Sequence[Build]) -> list[Build]:
 
 
 def _blamelist(builds: Sequence[Build], first_failing: Build, last_good: Build | None) -> tuple:
-    """Changes of every build after ``last_good`` up to and including ``first_failing``.
+    """Changes after ``last_good`` up to and including ``first_failing``, newest first.
 
-    Neutral builds in between (cancelled, retried) carry changes too, and Buildbot attaches each
-    change to one build only, so they all belong to the range. Newest first, no duplicates.
+    Neutral builds in between (cancelled, retried) carry changes too. A build's change list may
+    run back to the last SUCCESS (Buildbot's blamelist), so changes already built by
+    ``last_good`` or earlier — e.g. before an intervening WARNINGS build — are dropped: they
+    were green there, they cannot have broken the streak.
     """
     ordered = list(builds)  # newest first
     start = ordered.index(first_failing)
     end = ordered.index(last_good) if last_good is not None else start + 1
+    built_before = {c.changeid for b in ordered[end:] for c in b.changes}
+    good_ids = [c.changeid for c in last_good.changes] if last_good is not None else []
+    floor = max(good_ids) if good_ids else None
     seen: set[int] = set()
     changes: list[Change] = []
     for build in ordered[start:end]:
         for change in reversed(build.changes):
-            if change.changeid not in seen:
-                seen.add(change.changeid)
-                changes.append(change)
+            if change.changeid in seen or change.changeid in built_before:
+                continue
+            if floor is not None and change.changeid <= floor:
+                continue
+            seen.add(change.changeid)
+            changes.append(change)
     return tuple(changes)
 
 

@@ -60,6 +60,14 @@ def test_warnings_end_a_failure_streak_so_blamelist_is_not_since_last_success():
     assert [c.changeid for c in streak.blamelist] == [1005]
 
 
+def test_blamelist_drops_changes_a_good_build_already_had():
+    # Buildbot lists changes since the last SUCCESS: build 3 repeats build 2's change.
+    builds = _builds([S, W, F])
+    builds[0].changes.insert(0, builds[1].changes[0])
+    streak = history.builder_streak(builds)
+    assert [c.changeid for c in streak.blamelist] == [1003]
+
+
 def test_green_builder_has_no_streak_and_unknown_start_is_flagged():
     assert history.builder_streak(_builds([F, S])) is None
     streak = history.builder_streak(_builds([F, E, F]))
