@@ -1,12 +1,304 @@
-"""`bbwatch triage` (not implemented yet: owned by its issue)."""
+"""`bbwatch triage BUILD_URL`: the filled triage checklist for one build.
+
+Fetches the build, its recent history and test logs, runs the same analysis as the site
+(``bbwatch.analysis``), matches known issues, and prints the checklist filled for that build:
+text for a terminal, markdown to paste, html to print, json for tools.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
 
 from bbwatch.commands import fail
 
+FORMATS = ("text", "markdown", "json", "html")
+TRACKERS = ("file", "github", "none")
+DEFAULT_REPO = "python/cpython"
+DEFAULT_REGISTRY = Path(__file__).resolve().parents[3] / "docs" / "data" / "known-issues.toml"
+MAX_HISTORY_LOGS = 10  # test logs fetched from the history, besides the build's own
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("triage", help="(not implemented yet)")
-    p.set_defaults(func=lambda args: fail("'triage' is not implemented yet"))
+    p = sub.add_parser(
+        "triage",
+        help="print the triage checklist filled for one failing build",
+        description="Fetch a build, parse its test log, match known issues and print the "
+        "triage checklist filled for it. Exit 0 (also for a green build), 2 when the URL is "
+        "not a build or the master cannot be reached.",
+    )
+    p.add_argument("build_url", metavar="BUILD_URL", help="a build's web UI or API URL")
+    p.add_argument("--format", choices=FORMATS, default="text",
+                   help="text (terminal), markdown (to paste), json (tools), html (to print)")
+    p.add_argument("--tracker", choices=TRACKERS, default=None,
+                   help="where to search issues: a JSON file (--issues), GitHub's search, or "
+                   "none (default: file with --issues, else github)")
+    p.add_argument("--issues", metavar="FILE.json", default=None,
+                   help='issues for --tracker file: [{"number", "title", "state", "url"}]')
+    p.add_argument("--repo", default=DEFAULT_REPO,
+                   help=f"GitHub repository of the tracker (default {DEFAULT_REPO})")
+    p.add_argument("--source", default=None,
+                   help="where to fetch from: a master URL or snapshot:DIR (default: the "
+                   "master of BUILD_URL)")
+    p.add_argument("--registry", default=None,
+                   help="known-issues registry (default: docs/data/known-issues.toml if present)")
+    p.add_argument("--history", type=int, default=20,
+                   help="builds of the builder to look back through (default 20)")
+    p.add_argument("--checklists", default=None, help="folder of checklist YAML files")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+    p.add_argument("--cache-dir", default=None,
+                   help="HTTP cache (default: $BBWATCH_CACHE_DIR, else ~/.cache/bbwatch)")
+    p.add_argument("--no-cache", action="store_true", help="do not use the on-disk cache")
+    p.set_defaults(func=run)
+
+
+class Progress:
+    """What the command is doing, on stderr: one rewritten line on a terminal, else one plain
+    line per phase (so logs of scripted runs stay readable)."""
+
+    def __init__(self, stream: TextIO = sys.stderr, phases: int = 5) -> None:
+        self.stream = stream
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.phases = phases
+        self.n = 0
+
+    def phase(self, text: str) -> None:
+        self.n += 1
+        if self.tty:
+            self.stream.write(f"\r\x1b[2K[{self.n}/{self.phases}] {text}…")
+        else:
+            self.stream.write(f"bbwatch: {text}\n")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.tty:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    from bbwatch.buildbot import BuildbotError, open_client, parse_build_url
+    from bbwatch.checklist import ChecklistError, load_checklists
+    from bbwatch.tracker import TrackerError
+
+    if args.history < 1:
+        return fail(f"--history must be at least 1, got {args.history}")
+    if args.timeout <= 0:
+        return fail(f"--timeout must be positive, got {args.timeout}")
+    try:
+        ref = parse_build_url(args.build_url)
+    except ValueError as exc:
+        return fail(str(exc))
+    try:
+        checklists = load_checklists(args.checklists)
+        tracker = _tracker(args)
+        registry = _registry(args)
+    except (ChecklistError, TrackerError, _Usage) as exc:
+        return fail(str(exc))
+    source = args.source or ref.base_url
+    cache_dir = None if args.no_cache else (args.cache_dir or _default_cache_dir())
+    progress = Progress()
+    try:
+        kwargs: dict[str, Any] = {}
+        if not source.startswith("snapshot:"):
+            kwargs = {"timeout": args.timeout, "cache_dir": cache_dir}
+        client = open_client(source, **kwargs)
+    except (ValueError, BuildbotError, OSError) as exc:
+        return fail(str(exc))
+    try:
+        fleet, build = _fetch(client, ref, args.history, progress)
+        progress.phase("matching known issues")
+        from bbwatch.analysis import analyse
+        from bbwatch.triage import context_for_build, fill
+
+        analysis = analyse(fleet, registry=registry, tracker=tracker)
+        ctx = context_for_build(analysis, build.builderid, build.number)
+        if ctx is None:  # pragma: no cover - the build is in the fleet we just built
+            return fail("the build is missing from the fetched history")
+        ctx.notes.extend(fleet.errors)
+        progress.phase("filling the checklist")
+        triage = fill(ctx, checklists, _links(args))
+    except BuildbotError as exc:
+        progress.done()
+        return fail(str(exc))
+    except _Usage as exc:
+        progress.done()
+        return fail(str(exc))
+    finally:
+        client.close()
+    progress.done()
+    sys.stdout.write(render(triage, checklists, args.format))
+    return 0
+
+
+class _Usage(Exception):
+    """A clear one-line problem with the command line or its input files."""
+
+
+def _default_cache_dir() -> str:
+    return os.environ.get("BBWATCH_CACHE_DIR") or str(Path.home() / ".cache" / "bbwatch")
+
+
+def _tracker(args: argparse.Namespace) -> Any:
+    from bbwatch.tracker import FileTracker, GitHubTracker
+
+    kind = args.tracker or ("file" if args.issues else "github")
+    if kind == "none":
+        return None
+    if kind == "file":
+        if not args.issues:
+            raise _Usage("--tracker file needs --issues FILE.json")
+        return FileTracker(args.issues)
+    cache_dir = None if args.no_cache else Path(args.cache_dir or _default_cache_dir())
+    return GitHubTracker(args.repo, cache_dir=cache_dir, timeout=args.timeout)
+
+
+def _registry(args: argparse.Namespace) -> Any:
+    from bbwatch.registry import RegistryError, load_registry
+
+    path = Path(args.registry) if args.registry else DEFAULT_REGISTRY
+    if not args.registry and not path.is_file():
+        return None
+    try:
+        return load_registry(path)
+    except RegistryError as exc:
+        raise _Usage(str(exc)) from None
+    except OSError as exc:
+        raise _Usage(f"cannot read registry {path}: {exc.strerror or exc}") from None
+
+
+def _links(args: argparse.Namespace) -> Any:
+    from bbwatch.triage import TrackerLinks
+
+    return TrackerLinks(repo=args.repo)
+
+
+def _fetch(client: Any, ref: Any, history: int, progress: Progress) -> tuple[Any, Any]:
+    """A one-builder FleetData ending at the requested build: the analysis sees the fleet as
+    it was when that build finished."""
+    from bbwatch.buildbot import BuildbotError
+    from bbwatch.models import FleetData
+
+    progress.phase("fetching the build")
+    builder, build = client.resolve(ref)
+    if not build.complete:
+        raise _Usage(f"{builder.name} build {build.number} is still running: triage it when "
+                     "it has finished")
+    progress.phase(f"fetching the last {history} builds of {builder.name}")
+    errors: list[str] = []
+    try:
+        recent = [b for b in client.builds(builder.builderid, history) if b.number < build.number]
+    except BuildbotError as exc:
+        recent, errors = [], [f"history not fetched: {exc}"]
+    builds = [build, *sorted(recent, key=lambda b: -b.number)]
+    try:
+        workers = client.workers()
+    except BuildbotError as exc:
+        workers = []
+        errors.append(f"workers not fetched: {exc}")
+    progress.phase("fetching test logs")
+    logs: dict[int, str] = {}
+    wanted = [build, *[b for b in recent if _needs_log(b)][:MAX_HISTORY_LOGS]]
+    for b in wanted:
+        try:
+            text = client.test_log(b)
+        except BuildbotError as exc:
+            errors.append(f"test log of build {b.number} not fetched: {exc}")
+            continue
+        if text is not None:
+            logs[b.buildid] = text
+    fleet = FleetData(
+        base_url=getattr(client, "base_url", ref.base_url),
+        fetched_at=time.time(),
+        builders=[builder],
+        workers=workers,
+        builds={builder.builderid: builds},
+        test_logs=logs,
+        errors=errors,
+        source="snapshot" if type(client).__name__ == "SnapshotSource" else "live",
+    )
+    return fleet, build
+
+
+def _needs_log(build: Any) -> bool:
+    try:
+        from bbwatch.buildbot import needs_test_log
+    except ImportError:  # pragma: no cover
+        return build.result is not None and build.result.is_bad
+    return bool(needs_test_log(build))
+
+
+# -- output ------------------------------------------------------------------------------------
+def render(triage: Any, checklists: Any, fmt: str) -> str:
+    from bbwatch.triage import to_json, to_markdown, to_text
+
+    if fmt == "json":
+        return json.dumps(to_json(triage), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "markdown":
+        return to_markdown(triage)
+    if fmt == "html":
+        return standalone_html(triage, checklists)
+    return to_text(triage)
+
+
+def standalone_html(triage: Any, checklists: Any) -> str:
+    """A self-contained page to print: the same docutils tree as the site's per-failure page,
+    written by docutils' HTML5 writer (every value escaped), with the print CSS inlined."""
+    from html import escape
+
+    from docutils import nodes
+    from docutils.frontend import get_default_settings
+    from docutils.io import StringOutput
+    from docutils.utils import new_document
+    from docutils.writers import html5_polyglot
+
+    from bbwatch.sphinxext import checklists as ext
+
+    class Translator(html5_polyglot.HTMLTranslator):
+        visit_checklist_checkbox = ext.visit_checkbox_html
+        visit_checklist_reset = ext.visit_reset_html
+
+    class Writer(html5_polyglot.Writer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.translator_class = Translator
+
+    ctx = triage.context
+    subject = ctx.failures[0].test_file if ctx.failures else (ctx.infra or "build")
+    title = f"Triage: {subject} on {ctx.builder} #{ctx.build_number}"
+    settings = get_default_settings(html5_polyglot.Writer)
+    settings.report_level = 5
+    document = new_document("<triage>", settings)
+    section = nodes.section(ids=["triage"])
+    section += nodes.title(title, title)
+    section += ext.triage_tree(triage, checklists)
+    document += section
+    writer = Writer()
+    writer.write(document, StringOutput(encoding="unicode"))
+    writer.assemble_parts()
+    fragment = writer.parts["body"]
+    css = "\n".join(_static(name) for name in ("print.css", "checklist.css"))
+    script = _static("checklist.js").replace("</", "<\\/")
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<title>{escape(title)}</title>\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        f"<style>\nbody {{ font-family: sans-serif; max-width: 52em; margin: 1em auto; "
+        f"padding: 0 1em; }}\npre {{ background: #f6f6f6; padding: 0.5em; overflow-x: auto; }}\n"
+        f"{css}\n</style>\n</head>\n<body>\n<main>\n{fragment}\n</main>\n"
+        f"<script>\n{script}\n</script>\n</body>\n</html>\n"
+    )
+
+
+def _static(name: str) -> str:
+    from bbwatch.sphinxext.checklists import STATIC
+
+    try:
+        return (STATIC / name).read_text(encoding="utf-8")
+    except OSError:
+        return ""
