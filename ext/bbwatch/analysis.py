@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from bbwatch import history
+from bbwatch import history, regrtest
 from bbwatch.history import BuildTests, FlakeEvidence, FlipStats, Streak, Suspect
 from bbwatch.models import Build, Builder, FleetData, Result, Worker
 
@@ -363,22 +363,19 @@ def _cap(text: str) -> str:
 
 
 def parse_log(text: str, ran: bool) -> ParsedLog:
-    """What a test step's log says, through ``bbwatch.regrtest`` (its TestRun)."""
-    try:
-        from bbwatch import regrtest
-    except ImportError:  # the parser lands separately; read the summary lists meanwhile
-        failed, flaky, ids, excerpts = _summary_only(text)
-    else:
-        run = regrtest.parse_text(text)
-        failed = set(run.failed)
-        flaky = set(run.rerun_passed) - failed
-        ids = {}
-        for case in run.cases:
-            if case.test_file in failed and case.test_id and case.status != "passed":
-                ids.setdefault(case.test_file, [])
-                if case.test_id not in ids[case.test_file]:
-                    ids[case.test_file].append(case.test_id)
-        excerpts = {t: run.excerpt(t, EXCERPT_LINES) or "" for t in failed | flaky}
+    """What a test step's log says, through ``bbwatch.regrtest``."""
+    run = regrtest.parse_text(text)
+    failed = set(run.failed)
+    if not failed and run.truncated:  # regrtest died before its summary: name what it can
+        failed = {x.test_file for x in [*run.crashes, *run.timeouts] if x.test_file}
+    flaky = set(run.rerun_passed) - failed
+    ids: dict[str, list[str]] = {}
+    for case in run.cases:
+        if case.test_file in failed and case.test_id:
+            found = ids.setdefault(case.test_file, [])
+            if case.test_id not in found:
+                found.append(case.test_id)
+    excerpts = {t: run.excerpt(t, EXCERPT_LINES) or "" for t in failed | flaky}
     return ParsedLog(
         BuildTests(ran, frozenset(failed), frozenset(flaky),
                    {k: tuple(v) for k, v in ids.items()}),
@@ -386,46 +383,6 @@ def parse_log(text: str, ran: bool) -> ParsedLog:
         "No space left on device" in text,
         _tail(text),
     )
-
-
-_LIST_TITLE = re.compile(r"^(\d+) (?:tests?|re-run tests?) (failed again|failed|)\s*:$")
-_RERUN_TITLE = re.compile(r"^\d+ re-run tests?:$")
-_FAIL_BLOCK = re.compile(r"^(?:FAIL|ERROR): (\w+) \(([\w.]+)\)")
-
-
-def _summary_only(text: str) -> tuple[set[str], set[str], dict[str, list[str]], dict[str, str]]:
-    """Failed and re-run-passed test files from regrtest's summary lists (fallback parser)."""
-    lines = text.splitlines()
-    lists: list[tuple[str, list[str]]] = []
-    for i, line in enumerate(lines):
-        title = line.strip()
-        if not (_LIST_TITLE.match(title) or _RERUN_TITLE.match(title)):
-            continue
-        names: list[str] = []
-        for follow in lines[i + 1:]:
-            if not follow.startswith("    "):
-                break
-            names.extend(follow.split())
-        lists.append((title, names))
-    rerun = {n for t, names in lists if "re-run" in t for n in names}
-    again = [names for t, names in lists if "failed again" in t]
-    plain = [names for t, names in lists if t.endswith("failed:")]
-    if again:
-        failed = set(again[-1])
-    elif rerun:
-        failed = set()  # the list before the re-run is superseded by it
-    else:
-        failed = set(plain[-1]) if plain else set()
-    ids: dict[str, list[str]] = {}
-    for line in lines:
-        m = _FAIL_BLOCK.match(line)
-        if m and m.group(2).split(".")[0] in failed:
-            method, where = m.groups()
-            test_id = where if where.endswith(f".{method}") else f"{where}.{method}"
-            found = ids.setdefault(where.split(".")[0], [])
-            if test_id not in found:
-                found.append(test_id)
-    return failed, rerun - failed, ids, {}
 
 
 def _test_step(build: Build):
