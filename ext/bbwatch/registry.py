@@ -79,6 +79,15 @@ class Registry:
         return next((known for known in self.issues if known.number == number), None)
 
 
+def default_registry_path() -> Path | None:
+    """``docs/data/known-issues.toml`` of the current directory, else of this checkout."""
+    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        path = base / "docs" / "data" / "known-issues.toml"
+        if path.is_file():
+            return path
+    return None
+
+
 def load_registry(path: str | os.PathLike[str]) -> Registry:
     path = Path(path)
     try:
