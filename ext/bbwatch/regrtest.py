@@ -175,6 +175,7 @@ _INTERESTING = re.compile(
     r"|FAIL: |ERROR: |UNEXPECTED SUCCESS: "
     r"|^ *(?:All )?\d+ (?:tests? |re-run )"  # summary list titles
     r"|test [\w.\\-]+ (?:failed|crashed)"
+    r"|^test[\w.]* (?:passed|failed|crashed|timed out|interrupted|worker)"
     r"|Re-running "
     r"| leaked \\?\["
     r"|Timeout \(|Fatal Python error|Windows fatal exception"
@@ -322,6 +323,7 @@ class Parser:
         self._inproc_rerun: str | None = None  # ≤3.10 in-process re-run: the test re-running
         self._inproc_failed = False
         self._final_seen = False
+        self._sequential = False  # sequential mode: progress lines name the test starting
         self._markdown = False
         self._oneliners: dict[str, tuple[str, str, str]] = {}  # test -> (word, exc, traceback)
         # The block being read line by line (None: skipping uninteresting lines fast).
@@ -415,6 +417,11 @@ class Parser:
         if m:
             self._one_liner(m.group("name"), m.group("word"), m.group("rest"))
             return
+        if self._sequential and self._current and stripped.startswith(self._current + " "):
+            m = _RESULT.match(stripped)  # the last sequential test's result, printed bare
+            if m and m.group("name") == self._current and " -- " not in stripped:
+                self._result(m.group("name"), m.group("word"), m.group("detail"))
+                return
         if "Re-running " in stripped:
             if _RERUN_ALL.search(stripped):
                 self._start_rerun()
@@ -477,7 +484,7 @@ class Parser:
             m = _RESULT.match(previous)
             if m:
                 self._result(m.group("name"), m.group("word"), m.group("detail"))
-            self._current = started.strip() if _NAME.match(started.strip()) else None
+            self._sequential_start(started.strip())
             return
         m = _RESULT.match(rest)
         if m:
@@ -486,7 +493,14 @@ class Parser:
             return
         m = _SEQ_START.match(rest)
         if m:  # sequential mode: this test starts now, its result comes on the next line
-            self._current = m.group("name")
+            previous = self._current if self._sequential else None
+            if previous and previous not in self._phase.outcomes:
+                self._phase.outcomes[previous] = "passed"  # regrtest is quiet about quick passes
+            self._sequential_start(m.group("name"))
+
+    def _sequential_start(self, name: str) -> None:
+        self._sequential = True
+        self._current = name if _NAME.match(name) else None
 
     def _result(self, name: str, word: str, detail: str | None) -> None:
         outcome = _progress_outcome(word, detail)
