@@ -238,6 +238,8 @@ class GitHubTracker:
                 wait = self._rate_limit_wait(resp)
                 if wait is None:
                     raise TrackerError(f"GitHub refused the search ({resp.status_code})")
+                if wait > self.max_wait:  # don't ask again before the limit resets
+                    self._blocked_until = max(self._blocked_until, time.time() + wait)
                 if last:
                     raise TrackerError(f"GitHub search rate limit reached ({resp.status_code})")
                 self._wait_or_fail(wait)

@@ -43,6 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="where to search (default: file with --issues)")
     p.add_argument("--repo", default=DEFAULT_REPO,
                    help=f"GitHub repository OWNER/NAME (default {DEFAULT_REPO})")
+    p.add_argument("--github-api", metavar="URL", default="https://api.github.com",
+                   help="GitHub API root (GitHub Enterprise: https://HOST/api/v3)")
     p.add_argument("--registry", metavar="PATH", default=None,
                    help="known-issues registry (default: docs/data/known-issues.toml if present)")
     p.add_argument("--builder", default=None, help="builder name, for a log file")
@@ -152,8 +154,8 @@ def _tracker(args: argparse.Namespace) -> Any:
 
     kind = args.tracker or "file"
     if kind == "github":
-        return GitHubTracker(args.repo, cache_dir=_cache_dir(args) / "github",
-                             timeout=args.timeout)
+        return GitHubTracker(args.repo, base_url=args.github_api,
+                             cache_dir=_cache_dir(args) / "github", timeout=args.timeout)
     if not args.issues:
         raise _Usage("match needs --issues FILE.json (or --tracker github)")
     return FileTracker(args.issues)
