@@ -28,7 +28,7 @@ MAX_TRACEBACK_LINES = 80
 MAX_TRACEBACK_CHARS = 8000
 MAX_WARNINGS = 5  # "Warning --" lines kept per test file
 MAX_DUMP_LINES = 12  # thread-dump head kept for a crash/timeout excerpt
-MAX_BLOCK_LINES = 5000  # give up a block (back to fast skipping) after this many lines
+MAX_BLOCK_LINES = 20000  # give up a block (back to fast skipping) after this many lines
 
 
 @dataclass
@@ -413,7 +413,7 @@ class Parser:
         if m:
             self._start_case(m.group("status"), m.group("rest"))
             return
-        m = _ONE_LINER.match(stripped)
+        m = _ONE_LINER.match(line)  # at column 0: stderr; indented, it is someone's output
         if m:
             self._one_liner(m.group("name"), m.group("word"), m.group("rest"))
             return
@@ -915,7 +915,7 @@ def _chunks(fp: BinaryIO) -> Iterator[str]:
         text = carry + decoder.decode(data)
         cut = text.rfind("\n")
         if cut < 0:
-            if len(text) > CHUNK_SIZE:  # no newline for a long while: cut it anyway
+            if len(text) > 4 * MAX_LINE:  # no newline for a long while: cut it anyway
                 yield text
                 carry = ""
             else:

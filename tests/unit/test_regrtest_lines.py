@@ -1,0 +1,275 @@
+"""bbwatch.regrtest on small snippets: one row per output variant of regrtest 3.8-3.14."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from bbwatch import regrtest
+from bbwatch.regrtest import parse_lines, parse_stream, parse_text
+
+# (snippet, expected outcomes) — progress line shapes and per-test result words.
+PROGRESS = [
+    ("0:00:01 load avg: 0.10 [123/456/1] test_os failed", {"test_os": "failed"}),
+    ("0:00:01 load avg: 0.10 [160/406] test_os passed", {"test_os": "passed"}),
+    ("0:00:01 [463/1] test_os failed (1 failure)", {"test_os": "failed"}),
+    ("[  1/500] test_grammar passed", {"test_grammar": "passed"}),
+    ("0:00:01 load avg: 0.10 [ 51/405/1] test_tcl passed (35.1 sec) -- running (2): "
+     "test_a (30.0 sec), test_b (1 min 2 sec)", {"test_tcl": "passed"}),
+    ("0:00:01 load avg: 0.10 [5/8/3] test_x passed -- running: test_y (35.0 sec)",
+     {"test_x": "passed"}),
+    ("0:00:01 [1/2] test_x failed (1 error, 2 failures)", {"test_x": "failed"}),
+    ("0:00:01 [1/2] test_x failed (2 errors)", {"test_x": "failed"}),
+    ("0:00:01 [1/2] test_x failed (env changed)", {"test_x": "env_changed"}),
+    ("0:00:01 [1/2] test_x failed (reference leak)", {"test_x": "leaked"}),
+    ("0:00:01 [1/2] test_x failed (uncaught exception)", {"test_x": "failed"}),
+    ("0:00:01 [1/2] test_x crashed (Exit code -9)", {"test_x": "crashed"}),
+    ("0:00:01 [1/2] test_x worker non-zero exit code (Exit code -9 (SIGKILL))",
+     {"test_x": "crashed"}),
+    ("0:00:01 [1/2] test_x timed out (20 min)", {"test_x": "timed_out"}),
+    ("0:00:01 [1/2] test_x timed out", {"test_x": "timed_out"}),
+    ("0:00:01 [1/2] test_x skipped", {"test_x": "skipped"}),
+    ("0:00:01 [1/2] test_x skipped (resource denied)", {"test_x": "resource_denied"}),
+    ("0:00:01 [1/2] test_x run no tests", {"test_x": "no_tests"}),
+    ("0:00:01 [1/2] test_x ran no tests", {"test_x": "no_tests"}),
+    ("0:00:01 [1/2] test_x interrupted", {"test_x": "interrupted"}),
+    ("0:00:01 [1/2] test_x worker bug", {"test_x": "worker_bug"}),
+    ("0:00:01 [1/2] test_asyncio.test_events failed", {"test_asyncio.test_events": "failed"}),
+    # Sequential mode: the result is the previous test's; quick passes are not printed.
+    ("[ 1/10] test_a\n[ 2/10] test_b -- test_a failed (1 failure)\n[ 3/10] test_c\n"
+     "[ 4/10] test_d -- test_c failed in 35 sec",
+     {"test_a": "failed", "test_b": "passed", "test_c": "failed"}),
+    # Heartbeat lines name running tests, not results.
+    ("0:00:31 load avg: 0.06 running (2): test_a (30.0 sec), test_b (31.9 sec)\n"
+     "0:00:31 load avg: 0.06 running: test_a (30.0 sec)", {}),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), PROGRESS)
+def test_progress_lines(text: str, expected: dict[str, str]) -> None:
+    assert parse_text(text).outcomes == expected
+
+
+def _block(header: str, *body: str) -> str:
+    return "\n".join(["0:00:01 [1/1/1] test_os failed", "=" * 70, header, "-" * 70,
+                      "Traceback (most recent call last):",
+                      '  File "/b/Lib/test/test_os.py", line 10, in test_foo',
+                      "    self.assertEqual(1, 2)", *body, "", "-" * 70,
+                      "Ran 1 test in 0.001s", "", "FAILED (failures=1)"])
+
+
+CASE_HEADERS = [
+    ("FAIL: test_foo (test.test_os.FileTests.test_foo)",
+     ("test.test_os.FileTests.test_foo", None, "FAIL")),
+    ("FAIL: test_foo (test.test_os.FileTests)", ("test.test_os.FileTests.test_foo", None, "FAIL")),
+    ("ERROR: test_foo (test_os.FileTests)", ("test_os.FileTests.test_foo", None, "ERROR")),
+    ("ERROR: test_foo (__main__.FileTests)", ("__main__.FileTests.test_foo", None, "ERROR")),
+    ("FAIL: test_foo (test.test_os.FileTests.test_foo) (i=1)",
+     ("test.test_os.FileTests.test_foo", "(i=1)", "FAIL")),
+    ("FAIL: test_foo (test.test_os.FileTests) [msg] (i=1, j='x')",
+     ("test.test_os.FileTests.test_foo", "[msg] (i=1, j='x')", "FAIL")),
+    ("FAIL: test_foo (test.test_os.FileTests.test_foo) [<subtest>]",
+     ("test.test_os.FileTests.test_foo", "[<subtest>]", "FAIL")),
+    ("ERROR: setUpClass (test.test_os.FileTests)",
+     ("test.test_os.FileTests.setUpClass", None, "ERROR")),
+]
+
+
+@pytest.mark.parametrize(("header", "expected"), CASE_HEADERS)
+def test_case_headers(header: str, expected: tuple[str, str | None, str]) -> None:
+    [case] = parse_text(_block(header, "AssertionError: 1 != 2")).cases
+    assert (case.test_id, case.subtest, case.status) == expected
+    assert case.test_file == "test_os"
+    assert case.exception == "AssertionError: 1 != 2"
+
+
+def test_case_test_file_from_id_when_no_progress_line() -> None:
+    text = "\n".join(_block("FAIL: test_x (test.test_asyncio.test_events.T.test_x)",
+                            "AssertionError").splitlines()[1:])
+    [case] = parse_text(text).cases
+    assert case.test_file == "test_asyncio"
+
+
+def test_case_caret_lines_and_chained_exceptions() -> None:
+    text = _block(
+        "ERROR: test_foo (test.test_os.FileTests.test_foo)",
+        "    ~~~~~~~~~~~~~~~~^^^^^^",
+        "ValueError: first",
+        "",
+        "During handling of the above exception, another exception occurred:",
+        "",
+        "Traceback (most recent call last):",
+        '  File "/b/Lib/test/support/__init__.py", line 5, in helper',
+        "    raise OSError(2, 'x')",
+        "    ^^^^^^^^^^^^^^^^^^^^^",
+        "FileNotFoundError: [Errno 2] x",
+    )
+    [case] = parse_text(text).cases
+    assert case.exception == "FileNotFoundError: [Errno 2] x"
+    assert "~~~~" in case.traceback and "support/__init__.py" in case.traceback
+    # The traceback's frames do not change the test file (the trap: helpers live elsewhere).
+    assert case.test_file == "test_os"
+
+
+def test_case_without_message() -> None:
+    [case] = parse_text(_block("FAIL: test_foo (test.test_os.T.test_foo)",
+                               "AssertionError")).cases
+    assert case.exception == "AssertionError"
+
+
+def test_case_traceback_is_capped() -> None:
+    frames = [f'  File "/b/x.py", line {i}, in f\n    f()' for i in range(5000)]
+    text = _block("ERROR: test_foo (test.test_os.T.test_foo)", *frames,
+                  "RecursionError: maximum recursion depth exceeded")
+    [case] = parse_text(text).cases
+    assert case.exception == "RecursionError: maximum recursion depth exceeded"
+    assert len(case.traceback) <= regrtest.MAX_TRACEBACK_CHARS + 200
+    assert len(case.traceback.splitlines()) <= regrtest.MAX_TRACEBACK_LINES
+
+
+SUMMARY = """\
+== Tests result: FAILURE ==
+
+10 slowest tests:
+- test_a: 1 min 2 sec
+
+12 tests failed:
+    test_a test_b test_c test_d test_e test_f test_g test_h test_i
+    test_j test_k test_l
+
+1 test altered the execution environment (env changed):
+    test_env
+
+1 test omitted:
+    test_omit
+
+100 tests OK.
+
+Total duration: 1 min
+Result: FAILURE
+"""
+
+
+def test_wrapped_summary_lists() -> None:
+    run = parse_text(SUMMARY)
+    assert run.failed == sorted([f"test_{c}" for c in "abcdefghijkl"] + ["test_env"])
+    assert run.outcomes["test_env"] == "env_changed"
+    assert run.outcomes["test_omit"] == "omitted"
+    assert run.result == "FAILURE" and not run.truncated
+
+
+def test_rerun_passed_line_before_its_verbose_output() -> None:
+    text = """\
+0:00:01 [1/2/1] test_a failed (1 failure)
+0:00:02 [2/2/1] test_b passed
+0:00:03 Re-running 1 failed tests in verbose mode in subprocesses
+0:00:03 Run 1 test in parallel using 1 worker process
+0:00:04 [1/1] test_a passed
+Re-running test_a in verbose mode (matching: test_x, test_y)
+test_x (test.test_a.T.test_x) ... ok
+"""
+    run = parse_text(text)
+    assert run.outcomes == {"test_a": "passed_on_rerun", "test_b": "passed"}
+    assert run.first_run_failed == ["test_a"]
+    assert run.rerun == run.rerun_passed == ["test_a"]
+    assert run.truncated
+
+
+def test_one_liners_out_of_order_and_the_crash_trap() -> None:
+    text = """\
+0:00:01 [1/2] test_a passed
+test test_b failed -- multiple errors occurred; run in verbose mode for details
+0:00:02 [2/2/1] test_b failed
+AssertionError: test test_c crashed -- quoted in a message
+    test test_d crashed -- indented, inside some output
+Result: FAILURE
+test test_e failed
+"""
+    run = parse_text(text)
+    assert run.outcomes == {"test_a": "passed", "test_b": "failed"}
+    assert run.crashes == []
+
+
+def test_uncaught_exception_one_liner() -> None:
+    text = """\
+0:00:01 [1/1/1] test_x failed (uncaught exception)
+test test_x crashed -- Traceback (most recent call last):
+  File "/b/Lib/test/libregrtest/single.py", line 128, in _load_run_test
+    test_mod = importlib.import_module(module_name)
+  File "/b/Lib/test/test_x.py", line 3, in <module>
+    import _missing
+ModuleNotFoundError: No module named '_missing'
+0:00:02 load avg: 0.1
+"""
+    run = parse_text(text)
+    [crash] = run.crashes
+    assert (crash.test_file, crash.kind) == ("test_x", "uncaught_exception")
+    assert crash.message == "ModuleNotFoundError: No module named '_missing'"
+    [case] = run.cases
+    assert (case.test_id, case.status) == ("test_x", "ERROR")
+
+
+def test_fatal_error_mid_line_and_dump_frames() -> None:
+    text = (
+        "test_a (test.test_z.T.test_a) ... Fatal Python error: Segmentation fault\n"
+        "\n"
+        "Current thread 0x00007f (most recent call first):\n"
+        '  File "/b/Lib/test/support/__init__.py", line 5 in helper\n'
+        '  File "/b/Lib/test/test_z.py", line 9 in test_a\n'
+    )
+    [crash] = parse_text(text).crashes
+    assert (crash.test_file, crash.message) == ("test_z", "Fatal Python error: Segmentation fault")
+    assert "test_z.py" in crash.detail
+
+
+def test_timeout_without_any_test_name() -> None:
+    run = parse_text("Timeout (0:20:00)!\nThread 0x1 (most recent call first):\n"
+                     '  File "/usr/lib/python3/threading.py", line 1 in wait\n')
+    [timeout] = run.timeouts
+    assert timeout.test_file is None and timeout.message == "Timeout (0:20:00)!"
+    assert run.failed == []
+
+
+def test_header_seed_and_version_forms() -> None:
+    assert parse_text("Using random seed 1711018").random_seed == 1711018
+    assert parse_text("Using random seed: 599866846").random_seed == 599866846
+    run = parse_text("== CPython 3.12.1 (main, Dec 8 2023) [GCC 12.2.0]")
+    assert run.python == "3.12.1"
+
+
+def test_final_result_forms() -> None:
+    assert parse_text("Tests result: FAILURE then SUCCESS").result == "FAILURE then SUCCESS"
+    assert parse_text("Result: ENV CHANGED, NO TESTS RAN").result == "ENV CHANGED, NO TESTS RAN"
+    run = parse_text("== Tests result: INTERRUPTED ==")
+    assert run.result == "INTERRUPTED" and run.truncated
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "hello world\n" * 50, "\x00" * 100])
+def test_no_regrtest_output(text: str) -> None:
+    run = parse_text(text)
+    assert run.empty and run.truncated
+    assert run.failed == run.cases == run.crashes == [] and run.outcomes == {}
+
+
+def test_invalid_utf8_and_nul_bytes() -> None:
+    data = (b"0:00:01 [1/2/1] test_\xff\xfeos failed\n"
+            b"0:00:02 [2/2/2] test_s\x00ys failed (1 failure)\n\xc3\x28\n")
+    run = parse_stream(io.BytesIO(data))
+    assert run.outcomes["test_sys"] == "failed"
+    assert run.failed == sorted(run.outcomes)
+
+
+def test_stream_chunk_boundaries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tiny reads cut lines and UTF-8 sequences anywhere: same result as one string."""
+    text = _block("FAIL: test_é (test.test_os.T.test_é)", "AssertionError: é != è") + "\n" \
+        + SUMMARY
+    expected = parse_text(text).to_json()
+    monkeypatch.setattr(regrtest, "CHUNK_SIZE", 7)
+    assert parse_stream(io.BytesIO(text.encode())).to_json() == expected
+    assert parse_lines(text.splitlines(keepends=True)).to_json() == expected
+
+
+def test_a_line_without_end_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(regrtest, "CHUNK_SIZE", 1024)
+    data = b"x" * 100_000 + b"\n0:00:01 [1/1/1] test_os failed\n"
+    assert parse_stream(io.BytesIO(data)).outcomes == {"test_os": "failed"}
