@@ -13,12 +13,14 @@
 Replies for a path are used in order; the last one repeats. Routes match the path without the
 query string, unless the route itself contains ``?`` (then path and query must match exactly).
 Unrouted paths get a Buildbot-style JSON 404. ``srv.stop()`` (or leaving the ``with``) closes
-the listening socket, so later connections are refused: "the master went down".
+the listening socket, so later connections are refused: "the master went down"; ``srv.kill()``
+also cuts the open keep-alive connections, like a killed process.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -71,6 +73,8 @@ class FakeServer:
     def __init__(self) -> None:
         self._routes: dict[str, list[Reply]] = {}
         self._lock = threading.Lock()
+        self._conns: list[socket.socket] = []
+        self._stopped = False
         self.requests: list[Request] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -105,8 +109,26 @@ class FakeServer:
             self.requests.clear()
 
     def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
         self._server.shutdown()
         self._server.server_close()
+
+    def kill(self) -> None:
+        """Die like a killed process: stop listening and cut every open connection."""
+        self.stop()
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def kill_soon(self) -> None:
+        """``kill()`` from another thread (safe to call inside a reply callable)."""
+        threading.Thread(target=self.kill, daemon=True).start()
 
     def __enter__(self) -> FakeServer:
         return self
@@ -129,6 +151,14 @@ class FakeServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, like a real master
+
+            def setup(self) -> None:
+                super().setup()
+                # Headers and body go out as separate writes: without this, Nagle + delayed
+                # ACK add ~40 ms to every request.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                with fake._lock:
+                    fake._conns.append(self.connection)
 
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 return None

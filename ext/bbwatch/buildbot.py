@@ -59,6 +59,7 @@ DEFAULT_LOG_CAP = 8 * 1024 * 1024
 _RAW_HEADERS = ("Builder: ", "Build number: ", "Worker name: ")
 _MAX_URL = 8192
 _MAX_INT = 2**63 - 1
+_POOL_PREFIX = "bbwatch-client"
 
 
 class BuildbotError(Exception):
@@ -315,6 +316,10 @@ class BuildbotClient:
         self._counter = _Counter()
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        # Set when the master refuses connections during fetch_fleet: the remaining requests
+        # fail at once instead of each retrying against a dead master.
+        self._down: str | None = None
+        self._in_fleet = False
         self._builders: list[Builder] | None = None
         retry = _Retry(
             total=self.retries,
@@ -367,17 +372,22 @@ class BuildbotClient:
             return [fn(x) for x in items]
         with self._pool_lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="bbwatch")
+                self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix=_POOL_PREFIX)
             pool = self._pool
         return list(pool.map(fn, items))
 
     def _get(self, path: str, params: Any = None, *, stream: bool = False) -> requests.Response:
         url = self.api_url + path.lstrip("/")
+        if self._in_fleet and self._down:
+            raise BuildbotError("cannot fetch", url, self._down)
         self._counter.add()
         try:
             resp = self.session.get(url, params=params, timeout=self.timeout, stream=stream)
         except requests.RequestException as exc:
-            raise BuildbotError("cannot fetch", url, _describe(exc, self.timeout)) from None
+            cause = _describe(exc, self.timeout)
+            if cause.startswith("connection refused"):
+                self._down = cause
+            raise BuildbotError("cannot fetch", url, cause) from None
         if resp.status_code >= 400:
             cause = f"HTTP {resp.status_code} {resp.reason or ''}".strip()
             detail = _error_detail(resp)
@@ -567,13 +577,15 @@ class BuildbotClient:
     def _fetch_steps(self, buildid: int) -> list[Step]:
         items = self._get_json(f"builds/{buildid}/steps", "steps")
         steps = sorted((self._convert(_step, i, "step") for i in items), key=lambda s: s.number)
-        out = []
-        for step in steps:
+
+        def with_logs(step: Step) -> Step:
             logs = self._get_json(f"steps/{step.stepid}/logs", "logs")
-            out.append(
-                _replace_logs(step, tuple(self._convert(_log, lg, "log") for lg in logs))
-            )
-        return out
+            return _replace_logs(step, tuple(self._convert(_log, lg, "log") for lg in logs))
+
+        # Inside the pool (fetch_fleet) go sequentially: waiting on the same pool could deadlock.
+        if threading.current_thread().name.startswith(_POOL_PREFIX):
+            return [with_logs(step) for step in steps]
+        return self._map(with_logs, steps)
 
     def _fetch_changes(self, buildid: int) -> list[Change]:
         items = self._get_json(f"builds/{buildid}/changes", "changes")
@@ -589,8 +601,21 @@ class BuildbotClient:
         Cold cache: builders, workers, the current newest buildid, then each builder's recent
         builds. Warm cache: builders, workers and ONE ``/builds?buildid__gt=<watermark>``;
         complete builds already seen are read from the cache and never asked for again.
-        Per-item failures land in ``FleetData.errors``; an unreachable master raises.
+        Per-item failures land in ``FleetData.errors``; a master that is down, or
+        goes away during the fetch, raises BuildbotError.
         """
+        self._down = None
+        self._in_fleet = True
+        try:
+            data = self._fetch_fleet(history, branches)
+        finally:
+            self._in_fleet = False
+        if self._down:
+            # Per-item errors would hide the real story: the master went away mid-fetch.
+            raise BuildbotError("master went away during the fetch", self.base_url, self._down)
+        return data
+
+    def _fetch_fleet(self, history: int, branches: Sequence[str]) -> FleetData:
         history = max(1, int(history))
         started = time.time()
         builders = self.builders()

@@ -11,7 +11,7 @@ from bbwatch.buildbot import BuildbotClient, BuildbotError
 from bbwatch.models import Log
 
 from tests.fakemaster import FakeMaster
-from tests.httpfake import FakeServer, Reply
+from tests.httpfake import FakeServer, Reply, Request
 
 BUILDERS = "/api/v2/builders"
 OK = Reply.json({"builders": [{"builderid": 1, "name": "b", "tags": []}], "meta": {}})
@@ -169,3 +169,24 @@ def test_master_killed_between_requests(server: FakeServer) -> None:
     with client(server, retries=1) as c, pytest.raises(BuildbotError) as exc:
         c.fetch_fleet()
     one_line_error(exc, "/api/v2/workers")
+
+
+def test_master_killed_mid_fetch(server: FakeServer) -> None:
+    master = FakeMaster(server, builders=4, builds=5)
+    calls = {"n": 0}
+
+    def die_on_third(req: Request) -> bytes:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            server.kill_soon()
+        return f'{{"steps": [], "meta": {{}}, "n": {calls["n"]}}}'.encode()
+
+    for build in master.builds:
+        server.route(f"/api/v2/builds/{build['buildid']}/steps", Reply(body=die_on_third))
+    start = time.monotonic()
+    with client(server, retries=3, backoff_factor=0.2) as c, pytest.raises(BuildbotError) as exc:
+        c.fetch_fleet()
+    assert time.monotonic() - start < 10
+    text = str(exc.value)
+    assert "\n" not in text and "master went away during the fetch" in text
+    assert "connection refused" in text
