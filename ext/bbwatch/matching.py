@@ -74,6 +74,7 @@ class Match:
             "confidence": round(self.confidence, 3),
             "reason": self.reason,
             "url": self.issue.url,
+            "comment_url": self.issue.comment_url,  # "also seen on <builder>" goes there
             "source": self.source,
             "rule": self.rule,
         }
@@ -149,13 +150,42 @@ _MASKS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+_EXCEPTION_LINE = re.compile(
+    r"^(?:[\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Failure)\b|Fatal Python error\b)"
+)
+_NOISE_LINE = re.compile(
+    r"^(?:Traceback \(|File \"|(?:FAIL|ERROR|UNEXPECTED SUCCESS): |[=\-~^]{5,}|"
+    r"(?:Current )?[Tt]hread 0x)"
+)
+
+
+def message_line(msg: str) -> str:
+    """The line of a message, traceback or log excerpt that says what went wrong.
+
+    A single line is itself; otherwise a ``Fatal Python error`` line, else the last exception
+    line (a traceback's last word), else the first line that is not a header, a frame or a
+    separator.
+    """
+    lines = [ln.strip() for ln in msg.splitlines() if ln.strip()]
+    if len(lines) <= 1:
+        return lines[0] if lines else ""
+    fatal = [ln for ln in lines if ln.startswith("Fatal Python error")]
+    if fatal:
+        return fatal[0]
+    exceptions = [ln for ln in lines if _EXCEPTION_LINE.match(ln)]
+    if exceptions:
+        return exceptions[-1]
+    return next((ln for ln in lines if not _NOISE_LINE.match(ln)), lines[0])
+
+
 def normalise_message(msg: str) -> str:
-    """First meaningful line of an error, with what varies between runs masked, ≤ 100 chars.
+    """The error line of a message (``message_line``), what varies between runs masked, ≤ 100
+    chars.
 
     Numbers → ``<N>``, hex and hashes → ``<HEX>``, ``at 0x…`` → ``at <ADDR>``, temp paths →
     ``<TMP>``, pids → ``<PID>``; whitespace collapsed.
     """
-    line = next((ln.strip() for ln in msg.splitlines() if ln.strip()), "")
+    line = message_line(msg)
     for pattern, repl in _MASKS:
         line = pattern.sub(repl, line)  # type: ignore[arg-type]
     line = re.sub(r"\s+", " ", line).strip()
@@ -215,7 +245,7 @@ def suggest_title(f: Failure) -> str:
 
 
 def _short_message(message: str, limit: int = 72) -> str:
-    line = next((ln.strip() for ln in message.splitlines() if ln.strip()), "")
+    line = message_line(message)
     line = re.sub(r"\s+", " ", line)
     if len(line) > limit:
         line = line[: limit - 1].rsplit(" ", 1)[0] + "…"

@@ -92,11 +92,36 @@ def test_search_terms_without_a_test_id_or_message():
         ("test_pep3118 and test_ssl keep digits", "test_pep3118 and test_ssl keep digits"),
         ("\x1b[31mAssertionError\x1b[0m: 5", "AssertionError: <N>"),
         ("\n\n   first   line  \nsecond", "first line"),
+        ("FAIL: test_x (m.T.test_x)\nTraceback (most recent call last):\nValueError: 7",
+         "ValueError: <N>"),
         ("", ""),
     ],
 )
 def test_normalise_message(message, expected):
     assert normalise_message(message) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("FAIL: test_assert (test_bb_fail.FailTests.test_assert)\nTraceback (most recent call "
+         "last):\n  File \"/x/test_bb_fail.py\", line 5, in test_assert\n    self.assertEqual"
+         "(1, 2)\nAssertionError: 1 != 2", "AssertionError: 1 != 2"),
+        ("Traceback (most recent call last):\n  File \"x\", line 1\nKeyError: 'a'\n\nDuring "
+         "handling of the above exception, another exception occurred:\nTraceback (most recent "
+         "call last):\nRuntimeError: wrapped", "RuntimeError: wrapped"),
+        ("Fatal Python error: Aborted\n\nCurrent thread 0x00007f (most recent call first):\n"
+         "  File \"/x.py\", line 3 in f", "Fatal Python error: Aborted"),
+        ("Timeout (0:00:20)!\nThread 0x00007f (most recent call first):\n  File \"/x\", line 1 "
+         "in wait", "Timeout (0:00:20)!"),
+        ("test_bbw_cache leaked [1, 1, 1] references, sum=3",
+         "test_bbw_cache leaked [1, 1, 1] references, sum=3"),
+    ],
+)
+def test_message_line_finds_the_error_in_an_excerpt(text, line):
+    from bbwatch.matching import message_line
+
+    assert message_line(text) == line
 
 
 def test_normalised_messages_of_the_same_failure_are_equal():
