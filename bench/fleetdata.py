@@ -607,11 +607,19 @@ def _summary(spec: BuildSpec, failing: set[str], total: int) -> Iterator[str]:
     yield f"Result: {final}"
 
 
-def huge_log_lines(num_lines: int) -> Iterator[str]:
-    """A log of ``num_lines`` 100-byte lines ending in a real regrtest summary (500 MB faults)."""
-    for i in range(num_lines - 4):
-        yield f"Warning -- huge log line {i:012d} " + "x" * 61
-    yield "== Tests result: FAILURE =="
-    yield "1 test failed:"
-    yield "    test_huge"
-    yield "Result: FAILURE"
+HUGE_BLOCK_LINES = 10_000  # of 100 bytes each: 1 MB blocks
+
+
+def huge_log_blocks(megabytes: int) -> Iterator[bytes]:
+    """A ``megabytes`` MB log (10**6 bytes each) in 1 MB blocks, ending in a regrtest summary.
+
+    The blocks are built once and repeated: a 500 MB log costs the server nothing to make.
+    """
+    line = "Warning -- huge log line, repeated to make a log bigger than any cap: " + "x" * 29
+    block = ((line + "\n") * HUGE_BLOCK_LINES).encode()
+    summary = "\n" + "\n".join(("== Tests result: FAILURE ==", "1 test failed:", "    test_huge",
+                         "Result: FAILURE")) + "\n"
+    last = block[: len(block) - len(summary)] + summary.encode()
+    for _ in range(megabytes - 1):
+        yield block
+    yield last

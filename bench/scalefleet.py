@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fleetdata import STEP_NAMES, Fleet, huge_log_lines  # noqa: E402
+from fleetdata import STEP_NAMES, Fleet, huge_log_blocks  # noqa: E402
 
 FAULT_KINDS = ("status", "429", "slow", "truncated", "invalid-json", "huge-log", "kill", "drop")
 
@@ -402,19 +402,13 @@ class Handler(BaseHTTPRequestHandler):
         return self._json(200, body)
 
     def _stream_huge(self, megabytes: int) -> None:
-        num_lines = megabytes * 1024 * 1024 // 100
         self.send_response(200)
         self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(num_lines * 100))
+        self.send_header("Content-Length", str(megabytes * 1_000_000))
         self.end_headers()
-        batch: list[str] = []
         try:
-            for line in huge_log_lines(num_lines):
-                batch.append(line)
-                if len(batch) == 2048:
-                    self.wfile.write(("\n".join(batch) + "\n").encode())
-                    batch.clear()
-            self.wfile.write(("\n".join(batch) + "\n").encode() if batch else b"")
+            for block in huge_log_blocks(megabytes):
+                self.wfile.write(block)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client stopped reading: that is its right
 

@@ -1,0 +1,9 @@
+"""Test root for tests/test_faults.py and tests/test_hostile.py: every live directive, small.
+
+The master comes from BBWATCH_BUILDBOT_URL; the cache directory from ``-D bbwatch_cache_dir``.
+"""
+
+extensions = ["myst_parser", "bbwatch.sphinxext"]
+exclude_patterns = ["_build"]
+bbwatch_history = 5
+bbwatch_timeout = 1.5
