@@ -28,8 +28,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# An unreachable master must not fail `make html`: the live pages then say "Live data
+# unavailable" (the warning is suppressed here only). Release builds: LIVEOPTS=-Dbbwatch_strict=1
+LIVEOPTS ?= -D suppress_warnings=bbwatch.live
 html: $(STAMP)
-	$(BIN)/sphinx-build -b html -c . -W --keep-going $(SPHINXOPTS) docs $(BUILDDIR)/html
+	$(BIN)/sphinx-build -b html -c . -W --keep-going $(LIVEOPTS) $(SPHINXOPTS) docs $(BUILDDIR)/html
 	@echo "Site built: file://$(CURDIR)/$(BUILDDIR)/html/index.html"
 
 demo: $(STAMP)
