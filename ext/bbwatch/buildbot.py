@@ -48,6 +48,8 @@ __all__ = [
     "BuildbotError",
     "build_url",
     "builder_url",
+    "default_cache_dir",
+    "log_url",
     "normalise_base_url",
     "open_client",
     "parse_build_url",
@@ -950,6 +952,13 @@ def _strip_raw_header(text: str) -> str:
 
 
 # --------------------------------------------------------------------------- sources
+
+
+def default_cache_dir() -> str:
+    """The CLI's cache: ``$BBWATCH_CACHE_DIR``, else ``~/.cache/bbwatch``."""
+    return os.environ.get("BBWATCH_CACHE_DIR") or os.path.join(
+        os.path.expanduser("~"), ".cache", "bbwatch"
+    )
 
 
 def open_client(source: str, **kwargs: Any) -> BuildbotClient | SnapshotSource:

@@ -142,3 +142,13 @@ def test_cli_save_errors(
     assert main(["snapshot", "save", str(tmp_path / "s"), "--no-cache", *argv]) == code
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_cli_cache_dir_from_the_environment(
+    master: FakeMaster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BBWATCH_CACHE_DIR", str(tmp_path / "envcache"))
+    monkeypatch.setenv("BBWATCH_BUILDBOT_URL", master.url)
+    assert main(["snapshot", "save", str(tmp_path / "snap")]) == 0
+    assert list((tmp_path / "envcache").rglob("builds/*.json"))
+    assert load_snapshot(tmp_path / "snap").base_url == master.url

@@ -9,16 +9,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 from bbwatch.commands import fail
 
 DEFAULT_SOURCE = "https://buildbot.python.org/all/"
-
-
-def default_cache_dir() -> str:
-    """``$BBWATCH_CACHE_DIR``, else ``~/.cache/bbwatch``."""
-    return os.environ.get("BBWATCH_CACHE_DIR") or str(Path.home() / ".cache" / "bbwatch")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_save(args: argparse.Namespace) -> int:
-    from bbwatch.buildbot import BuildbotClient, BuildbotError
+    from bbwatch.buildbot import BuildbotClient, BuildbotError, default_cache_dir
     from bbwatch.snapshot import save_snapshot
 
     source = args.source or os.environ.get("BBWATCH_BUILDBOT_URL") or DEFAULT_SOURCE
