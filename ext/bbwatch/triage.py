@@ -10,10 +10,10 @@ docutils tree instead (``bbwatch.sphinxext.checklists``), so no value is ever pa
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from bbwatch.checklist import PLACEHOLDERS, Checklist, Step, placeholders
 
@@ -140,6 +140,14 @@ class TrackerLinks:
 
     def new_issue_url(self, title: str, body: str, labels: Sequence[str] = ()) -> str:
         return self._github().new_issue_url(title, body, labels)
+
+    def fits(self, title: str, body: str, labels: Sequence[str] = ()) -> bool:
+        """Would the prefilled URL stay under GitHub's limit without cutting the body?"""
+        query = {"title": title, "body": body}
+        if labels:
+            query["labels"] = ",".join(labels)
+        url = f"{self.web_url.rstrip('/')}/{self.repo}/issues/new?" + urlencode(query)
+        return len(url) <= MAX_NEW_ISSUE_URL
 
 
 # -- output ------------------------------------------------------------------------------------
@@ -278,7 +286,7 @@ def _fill_failure(
     ]
     for candidate in f.candidates:
         _first_search_finding(candidate, searches, test_class).matches.append(candidate)
-    body = issue_body(ctx, f)
+    body = issue_body(ctx, f, lambda text: tracker.fits(title, text, tracker.labels))
     new_url = tracker.new_issue_url(title, body, tracker.labels)
     comment = comment_text(ctx, f)
     issue_url = f.candidates[0].url if f.candidates and f.candidates[0].url else ""
@@ -419,9 +427,10 @@ def _infra_values(ctx: TriageContext, tracker: TrackerLinks) -> dict[str, str]:
     title = f"{what} failure on {ctx.builder}"
     body = "\n".join([
         f"Build: {ctx.build_url}",
-        f"Builder: {md_escape(ctx.builder)} (branch {md_escape(ctx.branch or 'unknown')})",
+        f"Builder: {md_escape(ctx.builder, False)}",
+        f"Branch: {md_escape(ctx.branch or 'unknown', False)}",
         f"Revision: {code_span(ctx.revision or 'unknown')}",
-        f"Worker: {md_escape(ctx.worker or 'unknown')}",
+        f"Worker: {md_escape(ctx.worker or 'unknown', False)}",
         "",
         fenced(ctx.excerpt or "(no log excerpt)", "text"),
     ])
@@ -434,7 +443,7 @@ def _infra_values(ctx: TriageContext, tracker: TrackerLinks) -> dict[str, str]:
         issue_body=body,
         new_issue_url=new_url,
         issue_url=new_url,
-        comment_text=f"New failure on {md_escape(ctx.builder)}: {ctx.build_url}",
+        comment_text=f"New failure on {md_escape(ctx.builder, False)}: {ctx.build_url}",
         reply_text=f"{line}\n{ctx.build_url}",
     )
     return values
@@ -446,15 +455,17 @@ def reproduce_command(ctx: TriageContext, test_file: str) -> str:
     return f"./python -m test -r --randseed={seed} -v {target}"
 
 
-def issue_body(ctx: TriageContext, f: FailureContext, limit: int = MAX_NEW_ISSUE_URL) -> str:
+def issue_body(
+    ctx: TriageContext, f: FailureContext, fits: Callable[[str], bool] | None = None
+) -> str:
     """The new issue's description (markdown): build link, builder, branch, revision, tests,
-    the log excerpt fenced. The excerpt's head is cut when the "new issue" URL would pass
-    ``limit`` (the tracker's URL builder cuts what still does not fit)."""
+    the log excerpt fenced. When ``fits(body)`` says the prefilled URL would be too long, the
+    excerpt's oldest lines go first (the error is at the end), then the last line is cut."""
     ids = f.test_ids or (f.test_file,)
     head = [
         f"Build: {ctx.build_url}",
-        f"Builder: {md_escape(ctx.builder)}",
-        f"Branch: {md_escape(ctx.branch or 'unknown')}",
+        f"Builder: {md_escape(ctx.builder, False)}",
+        f"Branch: {md_escape(ctx.branch or 'unknown', False)}",
         f"Revision: {code_span(ctx.revision or 'unknown')}",
         "",
         "Failing tests:",
@@ -463,22 +474,36 @@ def issue_body(ctx: TriageContext, f: FailureContext, limit: int = MAX_NEW_ISSUE
     if len(ids) > 20:
         head.append(f"- … and {len(ids) - 20} more (see the full log)")
     tail = f"\nFull log: {ctx.log_url or ctx.build_url}"
-    lines = (f.excerpt or "(no log excerpt)").strip("\n").splitlines()
-    # Each excerpt character costs up to 9 URL characters (3-byte UTF-8, percent-encoded); a
-    # cheap bound keeps the body near the limit without building URLs here.
-    budget = max(limit // 3 - len("\n".join(head)) - len(tail) - 200, 200)
-    kept, size = [], 0
-    for line in reversed(lines):
-        if size + len(line) + 1 > budget:
-            break
-        kept.insert(0, line)
-        size += len(line) + 1
-    cut = len(lines) - len(kept)
-    if cut:
-        kept.insert(0, f"[… {cut} earlier lines: see the full log]")
-    if not kept or (cut and len(kept) == 1):
-        kept.append(_cap_line(lines[-1], budget))
-    return "\n".join([*head, "", fenced("\n".join(kept), "text"), tail])
+    lines = (f.excerpt or "(no log excerpt)").strip("\n").splitlines() or ["(no log excerpt)"]
+
+    def body(keep: int, last_chars: int | None = None) -> str:
+        kept = lines[len(lines) - keep:] if keep else []
+        if last_chars is not None:
+            kept = [kept[-1][-last_chars:]] if kept else []
+        cut = len(lines) - len(kept)
+        if cut or last_chars is not None:
+            kept = [f"[… {cut} earlier lines: see the full log]", *kept]
+        return "\n".join([*head, "", fenced("\n".join(kept), "text"), tail])
+
+    if fits is None or fits(body(len(lines))):
+        return body(len(lines))
+    lo, hi = 0, len(lines)  # the most tail lines that fit, by bisection
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(body(mid)):
+            lo = mid
+        else:
+            hi = mid - 1
+    if lo:
+        return body(lo)
+    lo, hi = 0, len(lines[-1])  # not even the last line: keep its end
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(body(1, mid)):
+            lo = mid
+        else:
+            hi = mid - 1
+    return body(1, lo)
 
 
 def comment_text(ctx: TriageContext, f: FailureContext) -> str:
@@ -487,7 +512,7 @@ def comment_text(ctx: TriageContext, f: FailureContext) -> str:
     if len(lines) > COMMENT_EXCERPT_LINES:
         lines = [f"[… {len(lines) - COMMENT_EXCERPT_LINES} earlier lines]",
                  *lines[-COMMENT_EXCERPT_LINES:]]
-    text = f"New failure on {md_escape(ctx.builder)}: {ctx.build_url}"
+    text = f"New failure on {md_escape(ctx.builder, False)}: {ctx.build_url}"
     if lines:
         text += "\n\n" + fenced("\n".join(lines), "text")
     return text
@@ -505,11 +530,16 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>&!|~$@#:])")
 _MD_LINE_START = re.compile(r"(?<=\n)(\s*)([-+=]|\d+(?=[.)]))")
 
 
-def md_escape(text: str) -> str:
+def md_escape(text: str, line_start: bool = True) -> str:
     """Text that markdown shows as is: markup characters backslash-escaped (CommonMark allows
-    it for any ASCII punctuation), line breaks kept as hard breaks."""
+    it for any ASCII punctuation), line breaks kept as hard breaks. ``line_start=False`` for
+    text that follows other text on its line (no list marker to defuse at its start)."""
     escaped = _MD_SPECIAL.sub(r"\\\1", text.replace("\r\n", "\n"))
+    if line_start:
+        escaped = "\n" + escaped
     escaped = _MD_LINE_START.sub(lambda m: m.group(1) + _escape_start(m.group(2)), escaped)
+    if line_start:
+        escaped = escaped[1:]
     return escaped.replace("\n", "\\\n")
 
 
@@ -596,7 +626,8 @@ def _inline_value(values: Mapping[str, str], name: str, match: re.Match[str], te
     start, end = match.start(), match.end()
     if text[start - 1:start] == "`" and text[end:end + 1] == "`":
         return "\0CODE\0" + value  # re-fenced by _substitute once the span is known
-    return md_escape(value)
+    line_start = not text[text.rfind("\n", 0, start) + 1:start].strip()
+    return md_escape(value, line_start)
 
 
 def _substitute(template: str, replace: Any) -> str:
@@ -695,9 +726,9 @@ def to_markdown(triage: Triage) -> str:
     ctx = triage.context
     if triage.green:
         return md_escape(green_message(ctx)) + "\n"
-    out = [f"# Triage: {md_escape(ctx.builder)} build {ctx.build_number}", ""]
+    out = [f"# Triage: {md_escape(ctx.builder, False)} build {ctx.build_number}", ""]
     out.append(f"[Build {ctx.build_number}]({url_target(ctx.build_url)}) · branch "
-               f"{md_escape(ctx.branch or 'unknown')} · revision "
+               f"{md_escape(ctx.branch or 'unknown', False)} · revision "
                f"{code_span(ctx.revision or 'unknown')} · result {ctx.result.upper()}")
     out.append("")
     sections: list[tuple[str, list[FilledStep], FilledFailure | None]]
@@ -904,18 +935,59 @@ def _base_context(occ: Any, base_url: str) -> TriageContext:
     )
 
 
+_OUTCOMES: dict[int, dict[str, tuple[str, str]]] = {}
+_IDS: dict[int, dict[str, tuple[str, ...]]] = {}
+
+
+def _outcomes(analysis: Any, buildid: int) -> dict[str, tuple[str, str]]:
+    """test file -> (kind, first error message) from the build's test log, parsed once."""
+    log = analysis.fleet.test_logs.get(buildid)
+    if not log:
+        return {}
+    key = hash((buildid, len(log), log[-200:]))
+    if key not in _OUTCOMES:
+        from bbwatch import regrtest
+        from bbwatch.matching import failures_from_run
+
+        found: dict[str, tuple[str, str]] = {}
+        ids: dict[str, tuple[str, ...]] = {}
+        for f in failures_from_run(regrtest.parse_text(log)):
+            if f.test_id and f.test_id not in ids.get(f.test_file, ()):
+                ids[f.test_file] = (*ids.get(f.test_file, ()), f.test_id)
+            kind = "flaky" if f.passed_on_rerun else f.kind
+            prev = found.get(f.test_file)
+            # The strongest outcome wins: a crash or timeout says more than one failed case.
+            if prev is None or (prev[0] in ("failed", "flaky") and kind not in ("failed",
+                                                                                 "flaky")):
+                found[f.test_file] = (kind, f.message or (prev[1] if prev else ""))
+        if len(_OUTCOMES) > 256:
+            _OUTCOMES.clear()
+            _IDS.clear()
+        _OUTCOMES[key] = found
+        _IDS[key] = ids
+    return _OUTCOMES[key]
+
+
+def _run_ids(analysis: Any, buildid: int, test_file: str) -> tuple[str, ...]:
+    _outcomes(analysis, buildid)
+    log = analysis.fleet.test_logs.get(buildid) or ""
+    return _IDS.get(hash((buildid, len(log), log[-200:])), {}).get(test_file, ())
+
+
 def _failure(problem: Any, occ: Any, analysis: Any) -> FailureContext:
     tests = analysis.tests.get(occ.latest.buildid)
     status = tests.status(problem.test_file) if tests is not None else None
-    flaky = status == "flaky" or problem.classification == "flaky"
+    kind, message = _outcomes(analysis, occ.latest.buildid).get(problem.test_file, ("", ""))
+    if status == "flaky":
+        kind = "flaky"
     return FailureContext(
         test_file=problem.test_file,
         test_ids=tuple(occ.test_ids),
-        kind="flaky" if status == "flaky" else "failed",
-        message=error_line(occ.excerpt),
+        kind=kind or "failed",
+        message=message or error_line(occ.excerpt),
         excerpt=occ.excerpt,
         candidates=_candidates(problem),
-        passed_on_rerun=flaky and status == "flaky",
+        passed_on_rerun=kind == "flaky",
     )
 
 
@@ -1011,13 +1083,15 @@ def _add_flaky(ctx: TriageContext, analysis: Any, build: Any) -> None:
         return
     have = {f.test_file for f in ctx.failures}
     log = analysis.fleet.test_logs.get(build.buildid, "")
+    outcomes = _outcomes(analysis, build.buildid)
     for test_file in sorted(tests.flaky - have):
         excerpt = _excerpt_of(log, test_file)
         ctx.failures.append(FailureContext(
             test_file=test_file,
-            test_ids=tuple(tests.test_ids.get(test_file, ())),
+            test_ids=tuple(tests.test_ids.get(test_file, ()))
+            or _run_ids(analysis, build.buildid, test_file),
             kind="flaky",
-            message=error_line(excerpt),
+            message=outcomes.get(test_file, ("", ""))[1] or error_line(excerpt),
             excerpt=excerpt,
             passed_on_rerun=True,
         ))
