@@ -31,8 +31,10 @@ from bbwatch.sphinxext.config import WarningType
 logger = logging.getLogger(__name__)
 
 DEFAULT_PATH = "/data/known-issues.toml"
-COLUMNS = ("Issue", "Title", "Kind", "Tests", "Builders / branches", "Added", "Notes")
-WIDTHS = (8, 22, 7, 22, 14, 9, 18)
+# Three columns so the table fits furo's content width: who (issue, kind, date), what (title,
+# notes) and where (tests, message, builders, branches).
+COLUMNS = ("Issue", "Title and notes", "Covers")
+WIDTHS = (16, 44, 40)
 # sphinx-design's badge classes (loaded by the site); harmless where sphinx-design is absent
 KIND_CLASSES = {
     "flaky": ["sd-badge", "sd-bg-warning", "sd-bg-text-warning"],
@@ -103,15 +105,7 @@ def registry_table(entries: list[KnownIssue]) -> nodes.table:
         row += nodes.entry("", nodes.paragraph("", "No entries."), morecols=len(COLUMNS) - 1)
         body += row
     for known in entries:
-        row = _row([
-            _issue_cell(known),
-            nodes.paragraph("", known.title),
-            _kind_cell(known.kind),
-            _tests_cell(known),
-            _where_cell(known),
-            nodes.paragraph("", known.added.isoformat() if known.added else ""),
-            nodes.paragraph("", known.notes),
-        ])
+        row = _row([_issue_cell(known), _title_cell(known), _covers_cell(known)])
         row["ids"].append(f"known-issue-{known.number}")
         body += row
     return table
@@ -124,42 +118,56 @@ def _row(cells: list[nodes.Element]) -> nodes.row:
     return row
 
 
-def _issue_cell(known: KnownIssue) -> nodes.paragraph:
+def _issue_cell(known: KnownIssue) -> nodes.Element:
+    cell = nodes.container()
     para = nodes.paragraph()
     para += nodes.reference("", f"#{known.number}", refuri=known.url, internal=False)
-    return para
+    cell += para
+    kind = nodes.paragraph()
+    kind += nodes.inline("", known.kind, classes=["bbwatch-kind", f"bbwatch-kind-{known.kind}",
+                                                  *KIND_CLASSES.get(known.kind, [])])
+    cell += kind
+    if known.added:
+        cell += nodes.paragraph("", known.added.isoformat(), classes=["bbwatch-added"])
+    return cell
 
 
-def _kind_cell(kind: str) -> nodes.paragraph:
-    para = nodes.paragraph()
-    para += nodes.inline("", kind, classes=["bbwatch-kind", f"bbwatch-kind-{kind}",
-                                            *KIND_CLASSES.get(kind, [])])
-    return para
+def _title_cell(known: KnownIssue) -> nodes.Element:
+    cell = nodes.container()
+    title = nodes.paragraph(classes=["bbwatch-issue-title"])
+    title += nodes.strong("", known.title)
+    cell += title
+    if known.notes:
+        cell += nodes.paragraph("", known.notes, classes=["bbwatch-notes"])
+    return cell
 
 
-def _tests_cell(known: KnownIssue) -> nodes.paragraph:
-    para = nodes.paragraph()
-    for i, test in enumerate(known.tests):
-        if i:
-            para += nodes.Text(", ")
+def _covers_cell(known: KnownIssue) -> nodes.Element:
+    cell = nodes.container()
+    tests = nodes.bullet_list(classes=["simple"])
+    for test in known.tests:
+        item = nodes.list_item()
+        para = nodes.paragraph()
         para += nodes.literal("", test)
+        item += para
+        tests += item
+    cell += tests
     if known.message:
-        para += nodes.Text("; message matches ")
+        para = nodes.paragraph()
+        para += nodes.Text("message matches ")
         para += nodes.literal("", known.message)
-    return para
-
-
-def _where_cell(known: KnownIssue) -> nodes.paragraph:
-    para = nodes.paragraph()
+        cell += para
+    where = nodes.paragraph()
     if known.builders:
-        para += nodes.Text("builders matching ")
-        para += nodes.literal("", known.builders)
+        where += nodes.Text("builders matching ")
+        where += nodes.literal("", known.builders)
     else:
-        para += nodes.Text("all builders")
-    para += nodes.Text("; ")
-    para += nodes.Text(f"branches {', '.join(known.branches)}" if known.branches
-                       else "all branches")
-    return para
+        where += nodes.Text("all builders")
+    where += nodes.Text("; ")
+    where += nodes.Text(f"branches {', '.join(known.branches)}" if known.branches
+                        else "all branches")
+    cell += where
+    return cell
 
 
 def setup_registry(app: Sphinx) -> None:
