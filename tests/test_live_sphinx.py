@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sphinx.errors import ExtensionError
 from sphinx.testing.util import SphinxTestApp
 
 from tests.conftest import REPO
@@ -188,9 +187,15 @@ def test_broken_master_degrades(tmp_path, reply):
 
 
 def test_strict_mode_fails_the_build(tmp_path):
-    # the fetch happens at builder-inited, i.e. while the application starts
-    with pytest.raises(ExtensionError, match="Live data unavailable: .*bbwatch_strict"):
-        make(tmp_path, closed_port_url(), bbwatch_strict=True)
+    app, html, warnings = build(tmp_path, closed_port_url(), bbwatch_strict=True)
+    assert app.statuscode == 1
+    assert warnings.count("WARNING") == 1 and "[bbwatch.live]" in warnings
+    assert "Live data unavailable:" in html["status"]  # the pages still say why
+
+
+def test_strict_mode_passes_when_the_data_is_live(master, tmp_path):
+    app, _html, warnings = build(tmp_path, master.url, bbwatch_strict=True)
+    assert app.statuscode == 0 and warnings == ""
 
 
 def test_offline_mode_makes_no_request_and_no_warning(master, tmp_path):

@@ -28,7 +28,6 @@ from docutils import nodes
 from docutils.parsers.rst import directives
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
-from sphinx.errors import ExtensionError
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
@@ -266,8 +265,6 @@ def _builder_inited(app: Sphinx) -> None:
     fleet, reason = _fetch(app, cfg)
     if reason is None and fleet is not None and fleet.source == "cache":
         reason = "; ".join(fleet.errors[:1]) or "the master could not be reached"
-    if reason is not None and cfg.strict:
-        raise ExtensionError(f"Live data unavailable: {reason} (bbwatch_strict is on)")
     analysis = None
     if fleet is not None:
         tracker, note = _tracker(app, cfg)
@@ -333,6 +330,19 @@ def _resolve(app: Sphinx, doctree: nodes.document, fromdocname: str) -> None:
         node.replace_self(_render(app, node, fromdocname))
 
 
+def _finished(app: Sphinx, exc: Exception | None) -> None:
+    """``bbwatch_strict``: degraded live data fails the build (the pages are still written)."""
+    state = get_state(app)
+    if exc is not None or state.reason is None or not get_config(app).strict:
+        return
+    if not state.warned:
+        state.warned = True
+        logger.warning("Live data unavailable: %s", state.reason, type="bbwatch",
+                       subtype=WarningType.LIVE.value)
+    logger.info("bbwatch_strict is on and live data is unavailable: the build fails")
+    app.statuscode = 1
+
+
 def setup_live(app: Sphinx) -> None:
     visitors = (_skip, None)
     app.add_node(live_block, html=visitors, latex=visitors, text=visitors, man=visitors,
@@ -345,3 +355,4 @@ def setup_live(app: Sphinx) -> None:
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)
     app.connect("doctree-resolved", _resolve)
+    app.connect("build-finished", _finished)
