@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 
 import pytest
@@ -109,3 +111,98 @@ def test_every_placeholder_used_by_shipped_data_is_known():
 def test_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(ChecklistError, match="not found"):
         load_checklists(tmp_path / "nope")
+
+
+# -- the Sphinx side: {triage-checklist} and the per-failure pages ------------------------------
+def _body(page: str) -> str:
+    return page[page.find('<div class="body"'):]
+
+
+def _steps(page: str, checklist: str) -> list[str]:
+    start = page.index(f'id="checklist-{checklist}"')
+    end = page.find('class="bbwatch-checklist-reset"', start)
+    return re.findall(r'<input type="checkbox" class="bbwatch-checklist-box" data-step="([^"]+)"',
+                      page[start:end])
+
+
+@pytest.fixture(scope="module")
+def site(rootdir, tmp_path_factory):
+    from io import StringIO
+
+    from sphinx.testing.util import SphinxTestApp
+
+    out = tmp_path_factory.mktemp("checklist-site")
+    app = SphinxTestApp("html", srcdir=rootdir / "test-checklist", builddir=out, freshenv=True,
+                        status=StringIO(), warning=StringIO())
+    try:
+        app.build()
+    finally:
+        app.cleanup()
+    pages = {p.relative_to(app.outdir).as_posix(): p.read_text()
+             for p in Path(app.outdir).rglob("*.html")}
+    return app, pages
+
+
+def test_directive_renders_real_checkboxes(site):
+    app, pages = site
+    assert app.warning.getvalue().strip() == ""
+    index = pages["index.html"]
+    triage = load_checklists()["triage"]
+    assert _steps(index, "triage") == [s.id for s in triage.steps]
+    assert _steps(index, "first-week") == [s.id for s in load_checklists()["first-week"].steps]
+    assert index.count('class="bbwatch-checklist-reset"') == 2
+    assert "_static/checklist.js" in index and "_static/checklist.css" in index
+    assert "_static/print.css" in index
+    assert (Path(app.outdir) / "_static" / "checklist.js").is_file()
+    # Generic checklists print blanks where the per-failure values go, never raw {names}.
+    assert '<span class="bbwatch-blank">builder</span>' in index
+    assert not re.search(r"\{[a-z_]+\}", _body(index))
+    assert "bbwatch.invalid" not in index
+
+
+def test_per_failure_pages_are_generated_and_escaped(site):
+    from bbwatch.triage import triage_docname
+
+    from tests.triage_samples import HOSTILE_BUILDER, hostile_context
+
+    _, pages = site
+    ctx = hostile_context()
+    name = triage_docname(ctx.builder, ctx.build_number, "test_evil") + ".html"
+    assert name in pages and "triage/arm64-compile-broken-3-14/5/compile.html" in pages
+    page = _body(pages[name])
+    # No markup from values: every hostile string arrives as text.
+    for raw in ("<script>alert", "<img src=x", "<b>bold</b>", "<i>sometimes</i>",
+                'href="javascript', "</pre><script>"):
+        assert raw not in page
+    assert HOSTILE_BUILDER in html.unescape(re.sub(r"<[^>]+>", "", page))
+    assert _steps(page, "triage") == [s.id for s in load_checklists()["triage"].steps]
+    assert 'id="checklist-new-issue"' in page and 'id="checklist-analysis"' in page
+    links = [html.unescape(h) for h in re.findall(r'href="([^"]+)"', page)]
+    new_issue = [h for h in links if "/issues/new?" in h]
+    assert new_issue and all(len(h) <= 8000 for h in new_issue)
+    assert "https://github.com/python/cpython/issues?q=is%3Aissue+in%3Atitle+test_evil" in links
+    assert "https://github.com/python/cpython/issues/4242" in links  # the match, beside a step
+    assert "feedface" * 5 in page  # suspects listed for the analysis
+
+
+def test_infrastructure_page_uses_its_checklist(site):
+    _, pages = site
+    page = _body(pages["triage/arm64-compile-broken-3-14/5/compile.html"])
+    assert _steps(page, "infrastructure") == [
+        s.id for s in load_checklists()["infrastructure"].steps]
+    assert "No such file or directory" in page
+
+
+@pytest.mark.sphinx("html", testroot="checklist-bad", freshenv=True)
+def test_bad_checklist_data_warns_with_file_and_line(app):
+    app.build()
+    warnings = app.warning.getvalue()
+    assert "broken.yaml:6: step 'one': unknown placeholder {no_such_value}" in warnings
+    assert "Checklist not available" in (Path(app.outdir) / "index.html").read_text()
+
+
+@pytest.mark.sphinx("html", testroot="checklist-unknown", freshenv=True)
+def test_unknown_checklist_name_warns_with_location(app):
+    app.build()
+    warnings = app.warning.getvalue()
+    assert "index.md:3" in warnings and "unknown checklist 'no-such-checklist'" in warnings
