@@ -132,16 +132,31 @@ def test_a_bare_method_name_is_not_a_test_file_pattern():
 
 
 def test_shipped_registry_is_valid_and_aligned_with_the_fleet():
+    from bbwatch.fleet import scenarios
+
     registry = load_registry(REPO / "docs" / "data" / "known-issues.toml")
-    kinds = {k.kind for k in registry.issues}
-    assert kinds == {"flaky", "failing", "infra"}
-    flaky = Failure("test_bbw_flaky", "test_bbw_flaky.FlakyTests.test_flaky",
-                    message="AssertionError: first run fails: lost a race with the event loop")
+    assert {k.kind for k in registry.issues} == {"flaky", "failing", "infra"}
+    by_kind = {s.kind: s for s in scenarios.SCENARIOS}
+
+    def failure(kind: str, message: str, failure_kind: str = "failed") -> Failure:
+        s = by_kind[kind]
+        branch = scenarios.BRANCH_TAGS[scenarios.BUILDERS_BY_NAME[s.builder].branch]
+        return Failure(s.test_file, s.test_id, s.builder, branch, message, failure_kind)
+
+    flaky = failure("flaky", "AssertionError: first run fails: lost a race with the event loop")
     assert [k.kind for k in registry.match(flaky)] == ["flaky"]
-    # the crash on LTO builders stays unregistered, so pages show a "new" failure
-    crash = Failure("test_bbw_crash", None, "AMD64 Ubuntu LTO 3.x", "3.x",
-                    "Fatal Python error: Aborted", "crashed")
-    assert registry.match(crash) == []
+    refleak = failure("refleak", "test_bbw_cache leaked [1, 1, 1] references, sum=3", "leaked")
+    assert [k.kind for k in registry.match(refleak)] == ["failing"]
+    timeout = failure("timeout", "Timeout (0:00:05)!", "timed_out")
+    assert [k.kind for k in registry.match(timeout)] == ["failing"]
+    still_red = scenarios.STILL_RED
+    for builder in still_red.builders:
+        f = Failure("test_bbw_os", still_red.test_ids[0], builder, "3.x",
+                    "AssertionError: Lists differ: ['mode', 'mtime_ns', 'size'] != [...]")
+        assert [k.kind for k in registry.match(f)] == ["failing"], builder
+    # the crash and the env change stay unregistered, so the pages show "new" failures
+    assert registry.match(failure("crash", "Fatal Python error: Aborted", "crashed")) == []
+    assert registry.match(failure("env_changed", "os.environ was modified", "env_changed")) == []
 
 
 # -- the handbook page ---------------------------------------------------------------------
