@@ -67,7 +67,9 @@ _POOL_PREFIX = "bbwatch-client"
 class BuildbotError(Exception):
     """Anything the client cannot recover from; ``str(e)`` is one line: what, URL, cause."""
 
-    def __init__(self, what: str, url: str = "", cause: str = "") -> None:
+    def __init__(
+        self, what: str, url: str = "", cause: str = "", status: int | None = None
+    ) -> None:
         parts = [p for p in (what, url, cause) if p]
         message = ": ".join(parts)
         message = " ".join(message.split())  # one line, whatever the server sent
@@ -76,6 +78,7 @@ class BuildbotError(Exception):
         super().__init__(message)
         self.url = url
         self.cause = cause
+        self.status = status  # the HTTP status when the master answered with an error
 
 
 # --------------------------------------------------------------------------- URLs
@@ -398,7 +401,7 @@ class BuildbotClient:
             if resp.status_code in (429, 500, 502, 503, 504) and self.retries:
                 cause += f" after {self.retries} retries"
             resp.close()
-            raise BuildbotError("cannot fetch", resp.url or url, cause)
+            raise BuildbotError("cannot fetch", resp.url or url, cause, status=resp.status_code)
         return resp
 
     def _get_json(self, path: str, key: str, params: Any = None) -> list[dict[str, Any]]:
@@ -461,9 +464,14 @@ class BuildbotClient:
             cached = self._cached_build(known)
             if cached is not None:
                 return cached
-        items = self._get_json(
-            f"builders/{bid}/builds/{int(number)}", "builds", {"property": "*"}
-        )
+        try:
+            items = self._get_json(
+                f"builders/{bid}/builds/{int(number)}", "builds", {"property": "*"}
+            )
+        except BuildbotError as exc:
+            if exc.status != 404:
+                raise
+            items = []
         if not items:
             raise BuildbotError(
                 "no such build", build_url(self.base_url, bid, int(number)), "not on the master"
@@ -910,7 +918,10 @@ def _error_detail(resp: requests.Response) -> str:
     except (ValueError, requests.RequestException):
         return ""
     error = data.get("error") if isinstance(data, dict) else None
-    return str(error)[:200] if error else ""
+    if not error:
+        return ""
+    text = " ".join(str(error).split())
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def _tail_text(chunks: Iterable[bytes], cap: int) -> str:
