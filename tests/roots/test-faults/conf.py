@@ -7,3 +7,9 @@ extensions = ["myst_parser", "bbwatch.sphinxext"]
 exclude_patterns = ["_build"]
 bbwatch_history = 5
 bbwatch_timeout = 1.5
+
+# tests/test_hostile.py points the tracker at a local issues file with hostile titles and URLs.
+import os  # noqa: E402
+
+if os.environ.get("BBWATCH_TEST_ISSUES"):
+    bbwatch_tracker = {"file": os.environ["BBWATCH_TEST_ISSUES"]}
