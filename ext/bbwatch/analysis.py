@@ -166,6 +166,8 @@ class Problem:
     evidence: list[FlakeEvidence] = field(default_factory=list)
     suspects: list[Suspect] = field(default_factory=list)
     children: list[Problem] = field(default_factory=list)  # collapsed into a mass failure
+    # builders concerned that have no build to point at (e.g. a worker never connected)
+    idle: list[tuple[Builder, Worker | None]] = field(default_factory=list)
 
     @property
     def test_ids(self) -> tuple[str, ...]:
@@ -176,15 +178,18 @@ class Problem:
 
     @property
     def builders(self) -> list[Builder]:
-        return list({o.builder.builderid: o.builder for o in self.occurrences}.values())
+        found = {o.builder.builderid: o.builder for o in self.occurrences}
+        found.update((b.builderid, b) for b, _ in self.idle)
+        return list(found.values())
 
     @property
     def branches(self) -> list[str]:
-        return sorted({o.branch for o in self.occurrences}, key=branch_key)
+        return sorted({branch_of(b) for b in self.builders}, key=branch_key)
 
     @property
     def workers(self) -> list[Worker]:
         found = {o.worker.workerid: o.worker for o in self.occurrences if o.worker}
+        found.update((w.workerid, w) for _, w in self.idle if w)
         return list(found.values())
 
     @property
@@ -199,6 +204,8 @@ class Problem:
 
     @property
     def excerpt(self) -> str:
+        if not self.occurrences:
+            return ""
         latest = max(self.occurrences, key=lambda o: _when(o.latest, end=True) or 0)
         return latest.excerpt
 
@@ -378,7 +385,8 @@ def parse_log(text: str, ran: bool) -> ParsedLog:
     excerpts = {t: run.excerpt(t, EXCERPT_LINES) or "" for t in failed | flaky}
     return ParsedLog(
         BuildTests(ran, frozenset(failed), frozenset(flaky),
-                   {k: tuple(v) for k, v in ids.items()}),
+                   {k: tuple(v) for k, v in ids.items()},
+                   frozenset(run.outcomes) | failed | flaky),
         {t: _cap(e) if e.strip() else _tail(text) for t, e in excerpts.items()},
         "No space left on device" in text,
         _tail(text),
@@ -575,7 +583,7 @@ def _problems(
                 builder = fleet.builder(bid)
                 builds = fleet.builds.get(bid, [])
                 last = next((b for b in builds if b.complete), None)
-                if builder is None or last is None:
+                if builder is None:
                     continue
                 _add_infra(infra, fleet, builder, last, None, "disconnected", worker,
                            f"worker {worker.name} is not connected to the master")
@@ -586,7 +594,7 @@ def _add_infra(
     infra: dict[tuple[str, str], Problem],
     fleet: FleetData,
     builder: Builder,
-    latest: Build,
+    latest: Build | None,
     streak: Streak | None,
     kind: str,
     worker: Worker | None,
@@ -604,6 +612,9 @@ def _add_infra(
         Problem(key=f"infra:{kind}:{who}", group="infra", kind=kind, title=title,
                 test_file=None, occurrences=[], classification="infra"),
     )
+    if latest is None:  # nothing built yet: name the builder, there is no build to link
+        problem.idle.append((builder, worker))
+        return
     problem.occurrences.append(
         _occurrence(fleet, builder, latest, streak, kind, (), _cap(excerpt))
     )
@@ -693,8 +704,11 @@ def _classify(
 ) -> None:
     for problem in problems:
         for p in [problem, *problem.children]:
-            occ = p.occurrences[0]
             verdict = "new"
+            if not p.occurrences:
+                p.classification = "infra" if p.group == "infra" else verdict
+                continue
+            occ = p.occurrences[0]
             if registry is not None or tracker is not None:
                 verdict, p.issues, note = _match(p, occ, registry, tracker)
                 if note and note not in notes:

@@ -48,6 +48,7 @@ class BuildTests:
     failed: frozenset[str] = frozenset()  # test files that failed (after any re-run)
     flaky: frozenset[str] = frozenset()  # test files that failed, then passed on re-run
     test_ids: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    seen: frozenset[str] = frozenset()  # test files the log shows running (any outcome)
 
     def status(self, test_file: str) -> str | None:
         """``"fail"``, ``"flaky"``, ``"pass"``, or None when the test step did not run."""
@@ -316,10 +317,13 @@ def flakiness(
     stats: list[FlipStats] = []
     by_revision: dict[str, list[tuple[int, Build, str]]] = {}
     isolated: set[int] = set()  # failures with a pass right before and right after
+    runs_it: set[int] = set()  # builders whose logs show this test running at all
     for builderid, builds in history.items():
         seq = verdicts_of_test(builds, tests, test_file)
         if not seq:
             continue
+        if any(test_file in tests.get(b.buildid, _NOT_RUN).seen for b, _ in seq):
+            runs_it.add(builderid)
         for i in range(1, len(seq) - 1):
             if seq[i][1] == "fail" and seq[i - 1][1] != "fail" and seq[i + 1][1] != "fail":
                 isolated.add(seq[i][0].buildid)
@@ -345,7 +349,9 @@ def flakiness(
             if status != "fail":
                 continue
             same = [c for c in passes if c[0] == builderid]
-            other = [c for c in passes if c[0] != builderid]
+            # a green build has no log to read: count another builder's pass only if that
+            # builder is known to run this test (many builders run different test sets)
+            other = [c for c in passes if c[0] != builderid and c[0] in runs_it]
             if same:
                 detail = f"failed and passed on {revision[:12]} on the same builder"
             elif other and build.buildid in isolated:

@@ -140,7 +140,11 @@ def test_same_revision_pass_and_fail_is_flaky_only_when_the_failure_is_isolated(
     b2 = _builds([S, S, S], builderid=2)  # same revisions rev1..rev3 as builder 1
     tests = {1000 + n: BuildTests(True) for n in (1, 3)} | {2000 + n: BuildTests(True)
                                                             for n in (1, 2, 3)}
-    tests[1002] = BuildTests(True, frozenset({"test_x"}))
+    tests[1002] = BuildTests(True, frozenset({"test_x"}), seen=frozenset({"test_x"}))
+    # builder 2 never showed running test_x: its green builds prove nothing about it
+    evidence, _ = history.flakiness({1: b1, 2: b2}, tests, "test_x")
+    assert evidence == []
+    tests[2001] = BuildTests(True, seen=frozenset({"test_x", "test_y"}))
     evidence, _ = history.flakiness({1: b1, 2: b2}, tests, "test_x")
     assert [(e.kind, e.build.number) for e in evidence] == [("same-revision", 2)]
 

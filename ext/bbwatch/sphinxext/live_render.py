@@ -278,6 +278,9 @@ def _problem(problem: Problem, analysis: Analysis, doc_link: DocLink) -> nodes.c
     where = nodes.bullet_list(classes=["bbwatch-where"])
     for occ in problem.occurrences:
         where += _occurrence_item(occ, analysis)
+    for builder, _worker in problem.idle:
+        where += nodes.list_item("", para(nodes.strong(builder.name, builder.name),
+                                          f" ({builder.branch or 'other'}): no build yet"))
     fields += _field("Fails now on" if problem.kind != "disconnected" else "Builders", where)
     fields += _field("First seen", para(fmt_time(problem.first_seen)))
     fields += _field("Last seen", para(fmt_time(problem.last_seen)))
@@ -317,6 +320,8 @@ def _problem(problem: Problem, analysis: Analysis, doc_link: DocLink) -> nodes.c
         fields += _field("Triage", triage)
     box += fields
     excerpt = problem.excerpt
+    if problem.kind == "disconnected":
+        excerpt = ""  # the worker's name and owner above say it all
     if excerpt:
         box += nodes.literal_block(excerpt, excerpt, classes=["bbwatch-excerpt"])
     return box
