@@ -452,6 +452,40 @@ class BuildbotClient:
         items = self._builds_of(int(builderid), limit)
         return self._map(self._complete, items)
 
+    def find_builds(
+        self,
+        *,
+        order: str | Sequence[str] = "-buildid",
+        limit: int | None = 100,
+        fields: Sequence[str] = (),
+        **filters: object,
+    ) -> list[Build]:
+        """Builds across builders, filtered by the master (steps and changes NOT filled).
+
+        ``filters`` are Buildbot's query filters: ``builderid=3``, ``complete=True``,
+        ``results__ne=0``, ``buildid__gt=123``, ``builderid__in=[1, 2]`` (a list repeats the
+        parameter). E.g. recent failures: ``find_builds(complete=True, results=2,
+        order="-complete_at", limit=100)``. ``fields`` narrows the JSON (keep the ids).
+        """
+        params: list[tuple[str, str]] = []
+        for name, value in filters.items():
+            for item in value if isinstance(value, (list, tuple, set, frozenset)) else [value]:
+                params.append((name, _query_value(item)))
+        for o in [order] if isinstance(order, str) else order:
+            params.append(("order", o))
+        if limit is not None:
+            params.append(("limit", str(max(1, int(limit)))))
+        wanted = list(fields)
+        if wanted:
+            for must in ("buildid", "builderid", "number", "complete"):
+                if must not in wanted:
+                    wanted.append(must)
+            params.extend(("field", f) for f in wanted)
+        else:
+            params.append(("property", "*"))
+        items = self._get_json("builds", "builds", params)
+        return [self._convert(_build, i, "build") for i in items]
+
     def _builds_of(self, builderid: int, limit: int) -> list[dict[str, Any]]:
         params = {"order": "-number", "limit": str(max(1, int(limit))), "property": "*"}
         return self._get_json(f"builders/{builderid}/builds", "builds", params)
@@ -907,6 +941,13 @@ def _change(d: dict[str, Any]) -> Change:
         revlink=d.get("revlink") or None,
         repository=d.get("repository") or None,
     )
+
+
+def _query_value(value: object) -> str:
+    """Buildbot's query syntax: booleans as true/false, everything else as text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _error_detail(resp: requests.Response) -> str:
