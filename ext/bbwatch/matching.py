@@ -31,7 +31,7 @@ CONFIDENCE = {
     "full id": 0.9,
     "Class.method": 0.85,
     "method": 0.75,
-    "file (no test id)": 0.7,
+    "file (whole-file failure)": 0.7,  # crash, timeout, env change, leak, no test id
     "class": 0.6,
     "file": 0.45,
     "message": 0.4,  # times the share of the message's words found in the issue
@@ -290,8 +290,9 @@ def _title_rule(f: Failure, issue: Issue) -> tuple[str, str] | None:
         return "Class.method", f"{cls}.{method}"
     if method and _contains(title, method):
         return "method", method
-    if not method and not cls and _contains(title, f.test_file):
-        return "file (no test id)", f.test_file
+    whole_file = (not method and not cls) or f.kind != "failed"
+    if whole_file and _contains(title, f.test_file):
+        return "file (whole-file failure)", f.test_file
     if cls and _contains(title, cls):
         return "class", cls
     if _contains(title, f.test_file):
@@ -429,6 +430,10 @@ def failures_from_run(run: Any, builder: str | None = None, branch: str | None =
         if not test_file or not test_id:
             continue
         with_cases.add(test_file)
+        if split_test_id(test_id, test_file) == (None, None):
+            # "test test_x failed -- Traceback" (-j first runs): the frames name the method
+            method = method_from_frames(test_file, _field(case, "traceback") or "")
+            test_id = f"{test_id}.{method}" if method else test_id
         if (test_file, test_id) in seen:
             continue
         seen.add((test_file, test_id))
@@ -438,6 +443,7 @@ def failures_from_run(run: Any, builder: str | None = None, branch: str | None =
         ))
 
     messages: dict[str, tuple[str, str]] = {}
+    methods: dict[str, str] = {}  # from the thread dump of a crash or timeout
     for kind, entries in (("timed_out", _field(run, "timeouts", ())),
                           ("crashed", _field(run, "crashes", ()))):
         for entry in entries or ():
@@ -445,6 +451,9 @@ def failures_from_run(run: Any, builder: str | None = None, branch: str | None =
             text = _field(entry, "message") or _field(entry, "line") or ""
             if test_file and test_file not in messages:
                 messages[test_file] = (kind, str(text))
+            method = method_from_frames(test_file or "", _field(entry, "detail") or "")
+            if test_file and method:
+                methods.setdefault(test_file, method)
     for leak in _field(run, "leaks", ()) or ():
         test_file = _field(leak, "test_file")
         counts = list(_field(leak, "counts", []) or [])
@@ -466,9 +475,27 @@ def failures_from_run(run: Any, builder: str | None = None, branch: str | None =
             text = notes.get(test_file) or ""
         if not text and test_file in outcomes:
             text = f"{test_file} {_OUTCOME_WORDS.get(kind, outcomes[test_file])}"
-        failures.append(Failure(test_file, None, builder, branch, text or None, kind,
+        test_id = f"{test_file}.{methods[test_file]}" if test_file in methods else None
+        failures.append(Failure(test_file, test_id, builder, branch, text or None, kind,
                                 test_file in rerun_passed))
     return failures
+
+
+def method_from_frames(test_file: str, text: str) -> str | None:
+    """The test method a traceback or faulthandler dump was in, from its frames in ``test_file``.
+
+    Only functions named ``test*`` count; the class is not in the frames, so callers get a
+    ``test_x.test_method`` id without it.
+    """
+    if not test_file or not text:
+        return None
+    frame = re.compile(r'File "[^"\n]*?(?:^|[/\\])' + re.escape(test_file)
+                       + r'(?:[/\\][^"\n]*)?\.py", line \d+,? in (test\w*)')
+    found = frame.findall(text)
+    if not found:
+        return None
+    # tracebacks list the innermost frame last, faulthandler dumps first
+    return found[0] if "most recent call first" in text else found[-1]
 
 
 def _case_message(case: Any) -> str | None:

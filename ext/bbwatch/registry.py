@@ -48,12 +48,17 @@ class KnownIssue:
     def covers_test(self, test_file: str, test_id: str | None) -> bool:
         """True if one of ``tests`` names the file, the id (or a dotted suffix of it), or globs."""
         names = {test_file}
+        patterns = set(self.tests)
         if test_id:
             parts = test_id.split(".")
             # suffixes of two components or more: "FileTests.test_foo", not a bare "test_foo",
             # which could also be the name of a test file
             names.update(".".join(parts[i:]) for i in range(len(parts) - 1))
-        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.tests for name in names)
+            if not any(p[:1].isupper() for p in parts):
+                # an id recovered from a traceback has no class: compare without classes
+                patterns.update(".".join(p for p in pattern.split(".") if not p[:1].isupper())
+                                for pattern in self.tests)
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns for name in names)
 
     def matches(self, failure: Failure) -> bool:
         """Does this entry cover ``failure``? An unknown builder or branch does not exclude it."""

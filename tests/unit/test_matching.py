@@ -250,13 +250,57 @@ def test_failures_from_a_real_312_log():
         "AssertionError: 1 != 2 : values differ"
     flaky = by_id[("test_bb_flaky", "test_bb_flaky.FlakyTests.test_flaky")]
     assert flaky.passed_on_rerun and flaky.builder == "AMD64 Debian 3.x" and flaky.branch == "3.x"
-    kinds = {f.test_file: f.kind for f in failures if f.test_id is None}
-    assert kinds == {"test_bb_crash": "crashed", "test_bb_timeout": "timed_out",
-                     "test_bb_envchanged": "env_changed"}
+    kinds = {f.test_file: (f.kind, f.test_id) for f in failures if f.kind != "failed"}
+    # crash and timeout: the method comes from the thread dump's frame in the test file
+    assert kinds == {"test_bb_crash": ("crashed", "test_bb_crash.test_abort"),
+                     "test_bb_timeout": ("timed_out", "test_bb_timeout.test_hang"),
+                     "test_bb_envchanged": ("env_changed", None)}
     crash = next(f for f in failures if f.test_file == "test_bb_crash")
     assert crash.message == "Fatal Python error: Aborted"
+    assert suggest_title(crash) == "test_bb_crash: test_abort crashes on AMD64 Debian 3.x"
     assert by_id[("test_bb_sub", "test_bb_sub.SubTests.test_unexpected")].message == \
         "UNEXPECTED SUCCESS"
+
+
+def test_first_run_traceback_without_a_header_gives_the_method():
+    """-j first runs print "test test_x failed -- Traceback": the frames name the method."""
+    from bbwatch.regrtest import parse_text
+
+    log = (
+        "0:00:00 load avg: 3.39 [5/5/1] test_bbw_events failed (1 failure)\n"
+        "test test_bbw_events failed -- Traceback (most recent call last):\n"
+        '  File "/w/build/Lib/test/test_bbw_events.py", line 26, in test_wakeup_race\n'
+        '    self.fail("first run fails: lost a race with the event loop")\n'
+        "AssertionError: first run fails: lost a race with the event loop\n"
+    )
+    failures = failures_from_run(parse_text(log), "AMD64 CentOS9 NoGIL 3.14")
+    assert [f.test_id for f in failures] == ["test_bbw_events.test_wakeup_race"]
+    assert suggest_title(failures[0]) == (
+        "test_bbw_events: test_wakeup_race fails on AMD64 CentOS9 NoGIL 3.14")
+    registry = parse_registry(
+        '[[issue]]\nnumber = 5\ntitle = "t"\nkind = "flaky"\n'
+        'tests = ["test_bbw_events.EventTests.test_wakeup_race"]\nadded = 2026-11-20\n', "r")
+    assert [k.number for k in registry.match(failures[0])] == [5]  # class-less id still covered
+
+
+@pytest.mark.parametrize(
+    ("text", "method"),
+    [
+        ('Traceback (most recent call last):\n  File "/x/Lib/test/test_os.py", line 3, in '
+         'test_a\n  File "/x/Lib/test/test_os.py", line 9, in test_helper_b\n  File '
+         '"/x/Lib/os.py", line 1, in stat\nOSError', "test_helper_b"),
+        ('Fatal Python error: Aborted\nCurrent thread 0x1 (most recent call first):\n  File '
+         '"/b/Lib/bbw.py", line 2 in parse\n  File "/b/Lib/test/test_p.py", line 16 in test_deep'
+         '\n  File "/b/Lib/test/test_p.py", line 30 in test_outer', "test_deep"),
+        (r'  File "C:\b\Lib\test\test_p\test_sub.py", line 4, in test_win', "test_win"),
+        ('  File "/x/Lib/test/test_pp.py", line 4, in test_other', None),  # another file
+        ('  File "/x/Lib/test/test_p.py", line 5, in <module>', None),
+    ],
+)
+def test_method_from_frames(text, method):
+    from bbwatch.matching import method_from_frames
+
+    assert method_from_frames("test_p" if "test_os" not in text else "test_os", text) == method
 
 
 def test_failures_from_a_flaky_only_log():
