@@ -39,3 +39,21 @@ def test_recorded_test_logs_hold_the_regrtest_summary(recorded: SnapshotSource) 
     for buildid, text in data.test_logs.items():
         assert not text.startswith("Builder: "), buildid  # Buildbot's raw header is stripped
     assert any("Tests result:" in text for text in data.test_logs.values())
+
+
+def test_recorded_matches_the_fleet_manifest(recorded: SnapshotSource) -> None:
+    """Re-record (see the README) whenever bbwatch.fleet.scenarios changes."""
+    from bbwatch.fleet import scenarios as sc
+
+    data = recorded.fetch_fleet()
+    by_name = {b.name: b for b in recorded.builders()}
+    assert set(by_name) == {b.name for b in sc.BUILDERS}
+    for spec in sc.BUILDERS:
+        builds = data.builds[by_name[spec.name].builderid]
+        got = [b.result.word if b.result is not None else None for b in reversed(builds)]
+        assert got == list(spec.results), spec.name
+    for s in sc.SCENARIOS:
+        if s.step == "test" and s.log_lines:
+            build = recorded.build(s.builder, s.build)
+            text = recorded.test_log(build) or ""
+            assert all(line in text for line in s.log_lines), s.kind
