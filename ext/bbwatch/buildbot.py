@@ -318,6 +318,7 @@ class BuildbotClient:
         self.max_workers = max(1, int(max_workers))
         self.log_cap_bytes = int(log_cap_bytes)
         self.cache: Cache = open_cache(cache_dir, self.base_url)
+        self.cache_errors: list[str] = []  # failed cache writes (the data was still served)
         self._counter = _Counter()
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
@@ -553,7 +554,7 @@ class BuildbotClient:
         finally:
             resp.close()
         if log.complete:
-            self.cache.put(key, text)
+            self._remember(key, text)
         return text
 
     def test_log(self, build: Build) -> str | None:
@@ -591,6 +592,13 @@ class BuildbotClient:
                 return b
         raise BuildbotError("no such builder", builder_url(self.base_url, builderid), "")
 
+    def _remember(self, key: str, value: Any) -> None:
+        """Cache a value; a full or read-only disk only costs refetching it next time."""
+        try:
+            self.cache.put(key, value)
+        except OSError as exc:
+            self.cache_errors.append(f"cannot write cache entry {key}: {exc.strerror or exc}")
+
     def _cached_build(self, buildid: int) -> Build | None:
         data = self.cache.get(f"builds/{buildid}")
         if not isinstance(data, dict):
@@ -614,8 +622,8 @@ class BuildbotClient:
         build.steps = self._fetch_steps(build.buildid)
         build.changes = self._fetch_changes(build.buildid)
         if build.complete and all(s.complete for s in build.steps):
-            self.cache.put(f"builds/{build.buildid}", to_dict(build))
-            self.cache.put(f"numbers/{build.builderid}/{build.number}", build.buildid)
+            self._remember(f"builds/{build.buildid}", to_dict(build))
+            self._remember(f"numbers/{build.builderid}/{build.number}", build.buildid)
         return build
 
     def _fetch_steps(self, buildid: int) -> list[Step]:
@@ -747,7 +755,7 @@ class BuildbotClient:
             builds[bid].sort(key=lambda b: b.number, reverse=True)
 
         test_logs = self._fleet_test_logs(builds, errors)
-        self.cache.put(
+        self._remember(
             index_key,
             {
                 "history": history,

@@ -156,3 +156,12 @@ def test_client_refetches_a_corrupt_build_only(master: FakeMaster, tmp_path: Pat
         assert c.requests_made == 3 + 6
     assert "/api/v2/builds/3" in {r.path for r in master.server.requests}
     assert second.builds == first.builds
+
+
+def test_unwritable_cache_still_serves(master: FakeMaster, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache directory should be")
+    with BuildbotClient(master.url, cache_dir=blocker) as c:
+        data = c.fetch_fleet()
+    assert data.errors == [] and sum(len(v) for v in data.builds.values()) == 6
+    assert c.cache_errors and all("cannot write cache entry" in e for e in c.cache_errors)
