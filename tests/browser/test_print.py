@@ -1,0 +1,127 @@
+"""Printing checklists in headless Chromium: the generic checklists and a per-failure one.
+
+The ``test-checklist`` root is built with the site's theme (furo) and served on 127.0.0.1;
+Chromium prints each page to PDF, ``pdftotext`` must find every step and the filled values,
+and ``pdftoppm`` renders page 1 to ``tests/artifacts/`` for a human to look at.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from bbwatch.checklist import load_checklists
+from bbwatch.triage import triage_docname
+from sphinx.testing.util import SphinxTestApp
+
+from tests.conftest import REPO
+from tests.triage_samples import HOSTILE_BUILDER, HOSTILE_EXCERPT, hostile_context
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+POPPLER = shutil.which("pdftoppm") and shutil.which("pdftotext")
+ARTIFACTS = REPO / "tests" / "artifacts"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif((CHROMIUM is None or not POPPLER) and not os.environ.get("CI"),
+                       reason="chromium or poppler-utils missing (CI installs them: .ci/run)"),
+]
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    out = tmp_path_factory.mktemp("print-site")
+    app = SphinxTestApp("html", srcdir=REPO / "tests" / "roots" / "test-checklist",
+                        builddir=out, freshenv=True, confoverrides={"html_theme": "furo"},
+                        status=StringIO(), warning=StringIO())
+    try:
+        app.build()
+    finally:
+        app.cleanup()
+    assert app.warning.getvalue().strip() == ""
+    handler = functools.partial(_Quiet, directory=str(app.outdir))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def print_pdf(url: str, pdf: Path) -> list[str]:
+    """Print ``url`` to ``pdf``; the text of each page."""
+    assert CHROMIUM is not None and POPPLER, "chromium and poppler-utils are required in CI"
+    profile = pdf.parent / f"profile-{pdf.stem}"
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+           "--no-first-run", "--disable-background-networking", "--disable-component-update",
+           "--disable-sync", f"--user-data-dir={profile}", f"--print-to-pdf={pdf}",
+           "--no-pdf-header-footer", url]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert pdf.is_file() and pdf.stat().st_size > 1000, done.stderr[-2000:]
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
+                          text=True, timeout=60, check=True).stdout
+    return text.split("\f")
+
+
+def keep_page1(pdf: Path, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    prefix = ARTIFACTS / name
+    subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", "-singlefile",
+                    str(pdf), str(prefix)], check=True, timeout=60)
+    png = prefix.with_suffix(".png")
+    assert png.is_file() and png.stat().st_size > 2000
+    return png
+
+
+def flat(text: str) -> str:
+    """PDF text with line breaks and hyphenation undone, for substring checks."""
+    return re.sub(r"\s+", " ", text)
+
+
+def test_generic_checklists_print_one_per_page(served: str, tmp_path: Path) -> None:
+    pages = print_pdf(served + "index.html", tmp_path / "generic.pdf")
+    keep_page1(tmp_path / "generic.pdf", "print-generic-page1")
+    checklists = load_checklists()
+    everything = flat(" ".join(pages))
+    for name in ("triage", "first-week"):
+        for step in checklists[name].steps:
+            assert flat(step.title) in everything, f"{name}: {step.title!r} not printed"
+    first = next(i for i, p in enumerate(pages) if checklists["triage"].title in flat(p))
+    second = next(i for i, p in enumerate(pages) if checklists["first-week"].title in flat(p))
+    assert second > first, "each checklist starts on a page of its own"
+    assert "Reset this checklist" not in everything  # no screen-only controls on paper
+    assert "Hide navigation sidebar" not in everything and "Back to top" not in everything
+
+
+def test_per_failure_checklist_prints_filled_values(served: str, tmp_path: Path) -> None:
+    ctx = hostile_context()
+    page = triage_docname(ctx.builder, ctx.build_number, "test_evil") + ".html"
+    pages = print_pdf(served + page, tmp_path / "failure.pdf")
+    keep_page1(tmp_path / "failure.pdf", "print-failure-page1")
+    text = flat(" ".join(pages))
+    compact = re.sub(r"\s+", "", " ".join(pages))
+    for step in load_checklists()["triage"].steps:
+        assert flat(step.title) in text
+    assert "Read the test log" in flat(pages[0]), "the first checklist starts on page 1"
+    assert flat(HOSTILE_BUILDER) in text  # unicode, quotes and markup printed as text
+    for line in HOSTILE_EXCERPT.splitlines():
+        assert re.sub(r"\s+", "", line) in compact
+    # URLs are printed after their links (the search and the build links).
+    assert "github.com/python/cpython/issues?q=is%3Aissue+in%3Atitle+test_evil" in compact
+    assert "127.0.0.1:8010/#/builders/7/builds/42" in compact
+    assert "Reset this checklist" not in text
+    assert "issues/new?title=" not in compact  # the 8 kB prefilled URL gets a note instead
+    assert "prefilled form" in text
