@@ -300,6 +300,18 @@ def _title_rule(f: Failure, issue: Issue) -> tuple[str, str] | None:
     return None
 
 
+_TEST_NAME = re.compile(r"\b(test_\w+|test[A-Z]\w*)")
+
+
+def _other_test_named(f: Failure, title: str) -> str | None:
+    """A test method (not the file, not ours) that ``title`` names, if any."""
+    _cls, method = split_test_id(f.test_id, f.test_file)
+    for name in _TEST_NAME.findall(title):
+        if name != f.test_file and name != method and not f.test_file.startswith(name):
+            return name
+    return None
+
+
 def _state_words(issue: Issue) -> str:
     return "issue is open" if issue.is_open else "issue is closed — maybe reopen"
 
@@ -318,6 +330,11 @@ def _tracker_match(f: Failure, issue: Issue) -> Match | None:
             # the same method name in another test file is usually another bug
             confidence *= 0.5
             reason += f", but it is about `{named.group(1)}`, not `{f.test_file}`"
+        other = _other_test_named(f, issue.title) if rule.startswith("file") else None
+        if other:
+            # "test_x: T.test_other fails" is about another test of the same file
+            confidence *= 0.5
+            reason += f", but it names `{other}`"
     elif similarity >= 0.5:
         rule = "message"
         confidence = CONFIDENCE["message"] * similarity
