@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import SplitResult, quote, unquote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -114,7 +114,7 @@ def normalise_base_url(url: str) -> str:
     return f"{parts.scheme.lower()}://{_netloc(parts)}{path}"
 
 
-def _split_http(url: str, what: str) -> Any:
+def _split_http(url: str, what: str) -> SplitResult:
     text = url.strip()
     if not text or len(text) > _MAX_URL or any(ord(c) < 32 or ord(c) == 127 for c in text):
         raise ValueError(f"{what}: {_show(url)}")
@@ -128,8 +128,8 @@ def _split_http(url: str, what: str) -> Any:
     return parts
 
 
-def _netloc(parts: Any) -> str:
-    host = parts.hostname.lower()
+def _netloc(parts: SplitResult) -> str:
+    host = (parts.hostname or "").lower()
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
     return f"{host}:{parts.port}" if parts.port else host
