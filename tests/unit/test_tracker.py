@@ -178,6 +178,21 @@ def test_exhausted_rate_limit_blocks_the_next_search_without_a_request(gh):
     assert len(gh.requests) == asked
 
 
+def test_last_search_of_the_quota_blocks_the_next_one(gh):
+    gh.rate_remaining = 0  # 200 OK, but X-RateLimit-Remaining: 0 and a reset in 60 s
+    waits: list[float] = []
+    tracker = tracker_for(gh, sleep=waits.append, max_wait=120)
+    assert tracker.search("test_os")
+    assert tracker.search("nothing_here") == []  # waited for the reset instead of a 403
+    assert len(waits) == 1 and 50 < waits[0] <= 60
+    strict = tracker_for(gh, max_wait=5)
+    strict.search("test_os")
+    asked = len(gh.requests)
+    with pytest.raises(TrackerError, match=r"rate limit reached: retry in \d+ s"):
+        strict.search("test_foo")
+    assert len(gh.requests) == asked
+
+
 def test_plain_403_is_a_refusal_not_a_wait(gh):
     gh.fail_next(403, body='{"message": "Forbidden"}')
     with pytest.raises(TrackerError, match=r"refused the search \(403\)"):
