@@ -118,6 +118,7 @@ def test_stdin_and_an_empty_log(capsys, files, monkeypatch):
          "badreg.toml:2: entry 1: unknown key 'bogus'"),
         (["https://buildbot.example/#/builders/x", "--issues", "{issues}"], "not a build URL"),
         ([str(LOG), "--tracker", "github", "--repo", "cpython"], "OWNER/NAME"),
+        ([str(LOG), "--issues", "{issues}", "--repo", "a b"], "OWNER/NAME"),
     ],
 )
 def test_errors_are_one_line_exit_2(capsys, files, tmp_path, argv, expected):

@@ -66,9 +66,10 @@ class _Source:
 
 def run(args: argparse.Namespace) -> int:
     from bbwatch.registry import RegistryError
-    from bbwatch.tracker import TrackerError
+    from bbwatch.tracker import GitHubTracker, TrackerError
 
     try:
+        GitHubTracker(args.repo, token=None)  # --repo must be OWNER/NAME for the issue links
         tracker = _tracker(args)
         registry = _registry(args)
         source = _read(args)
