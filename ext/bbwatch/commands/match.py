@@ -194,8 +194,11 @@ def _read_build(url: str, args: argparse.Namespace) -> _Source:
         ref = parse_build_url(url)
     except ValueError as exc:
         raise _Usage(str(exc)) from None
-    client = open_client(ref.base_url, cache_dir=_cache_dir(args) / "buildbot",
-                         timeout=args.timeout)
+    try:
+        client = open_client(ref.base_url, cache_dir=_cache_dir(args) / "buildbot",
+                             timeout=args.timeout)
+    except (BuildbotError, OSError) as exc:
+        raise _Usage(f"cannot open the Buildbot client for {ref.base_url}: {exc}") from None
     try:
         builder, build = client.resolve(ref)
         text = client.test_log(build)
