@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import TextIO
 
@@ -68,17 +69,18 @@ def _load(source: str, timeout: float) -> TestRun:
 def _fetch_test_log(url: str, timeout: float) -> str:
     """The raw stdio of the ``test`` step of the build ``url`` names, through the client."""
     try:
+        from bbwatch import buildbot
         from bbwatch.buildbot import BuildbotClient, BuildbotError, parse_build_url
-        from bbwatch.commands.snapshot import default_cache_dir
     except ImportError as exc:  # the client is optional for file and stdin parsing
         raise _SourceError(f"cannot fetch build URLs: Buildbot client unavailable ({exc})") \
             from None
+    cache_dir = getattr(buildbot, "default_cache_dir", _default_cache_dir)()
     try:
         ref = parse_build_url(url)
     except ValueError as exc:
         raise _SourceError(str(exc)) from None
     try:
-        with BuildbotClient(ref.base_url, cache_dir=default_cache_dir(), timeout=timeout,
+        with BuildbotClient(ref.base_url, cache_dir=cache_dir, timeout=timeout,
                             retries=1) as client:
             _builder, build = client.resolve(ref)
             text = client.test_log(build)
@@ -89,6 +91,12 @@ def _fetch_test_log(url: str, timeout: float) -> str:
     if text is None:
         raise _SourceError(f"build has no 'test' step log: {url}")
     return text
+
+
+def _default_cache_dir() -> str:
+    """The CLI cache (same rule as the other commands): $BBWATCH_CACHE_DIR or ~/.cache/bbwatch."""
+    return os.environ.get("BBWATCH_CACHE_DIR") or os.path.join(
+        os.path.expanduser("~"), ".cache", "bbwatch")
 
 
 # --- human output ---------------------------------------------------------------------------
