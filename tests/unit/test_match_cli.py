@@ -111,7 +111,7 @@ def test_stdin_and_an_empty_log(capsys, files, monkeypatch):
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["nope.log", "--issues", "{issues}"], "no such log file: nope.log"),
+        (["nope.log", "--issues", "{issues}"], "no such file: nope.log"),
         ([str(LOG)], "match needs --issues FILE.json (or --tracker github)"),
         ([str(LOG), "--issues", "{bad}"], "invalid JSON"),
         ([str(LOG), "--issues", "{issues}", "--registry", "{badreg}"],

@@ -170,20 +170,16 @@ def _registry(args: argparse.Namespace) -> Any:
 
 
 def _read(args: argparse.Namespace) -> _Source:
-    from bbwatch import regrtest
+    """The parsed log of SOURCE. Files and stdin are read exactly as `bbwatch parse` reads them;
+    a build URL also gives the builder and branch, which `parse` does not need."""
+    from bbwatch.commands import parse as parse_command
 
-    source: str = args.source
-    if source == "-":
-        return _Source(regrtest.parse_stream(sys.stdin.buffer))
-    if source.startswith(("http://", "https://")):
-        return _read_build(source, args)
-    path = Path(source)
-    if not path.is_file():
-        raise _Usage(f"no such log file: {source}")
+    if args.source.lower().startswith(("http://", "https://")):
+        return _read_build(args.source, args)
     try:
-        return _Source(regrtest.parse_file(path))
-    except OSError as exc:
-        raise _Usage(f"cannot read {source}: {exc.strerror or exc}") from None
+        return _Source(parse_command._load(args.source, args.timeout))
+    except parse_command._SourceError as exc:
+        raise _Usage(str(exc)) from None
 
 
 def _read_build(url: str, args: argparse.Namespace) -> _Source:
