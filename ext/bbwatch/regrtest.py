@@ -23,7 +23,8 @@ BAD_OUTCOMES = frozenset({"failed", "env_changed", "crashed", "timed_out", "leak
 CHUNK_SIZE = 1 << 20
 MAX_LINE = 1 << 16  # longer "lines" (binary junk, giant reprs) are cut: nothing useful is there
 MAX_CASES = 2000
-MAX_ENTRIES = 1000  # crashes, timeouts, leaks each
+MAX_ENTRIES = 1000  # crashes, timeouts, leaks, notes each
+MAX_TESTS = 50000  # test files tracked (CPython has ~500): junk input cannot grow memory
 MAX_TRACEBACK_LINES = 80
 MAX_TRACEBACK_CHARS = 8000
 MAX_WARNINGS = 5  # "Warning --" lines kept per test file
@@ -200,7 +201,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>=|~])")
 _MD_SIGNS = ("\\_\\_", "\\<", "\\>", "\\=", "\\*", "\\[", "\\#")
 _PROGRESS = re.compile(
-    r"^(?:\d+:\d\d:\d\d )?(?:load avg: [\d.]+ )?\[ *\d+(?:/ *\d+)?(?:/\d+)?\] (?P<rest>.*)$"
+    r"^\.*(?:\d+:\d\d:\d\d )?(?:load avg: [\d.]+ )?\[ *\d+(?:/ *\d+)?(?:/\d+)?\] (?P<rest>.*)$"
 )
 _RESULT = re.compile(
     r"(?P<name>[\w.\-]+) (?P<word>passed|failed|crashed|skipped|timed out|run no tests"
@@ -235,7 +236,8 @@ _TITLES = {
     "interrupted": "interrupted",
 }
 _RERUN_ALL = re.compile(r"Re-running (?:\d+ )?failed tests in verbose mode")
-_RERUN_ONE = re.compile(r"Re-running (?P<name>[\w.\-]+) in verbose mode")
+# 2.7 and early 3.x quote the name: "Re-running test 'test_x' in verbose mode".
+_RERUN_ONE = re.compile(r"Re-running (?:test ')?(?P<name>[\w.\-]+)'? in verbose mode")
 _LEAK = re.compile(
     r"(?P<name>[\w.:]+) leaked \[(?P<counts>[-\d, ]*)\] "
     r"(?P<kind>references|memory blocks|file descriptors), sum=-?\d+(?P<tail>.*)$"
@@ -390,12 +392,14 @@ class Parser:
                 end = n
             line = text[start:end]
             pos = end + 1
-            if passed is not None and self._block is None and not self._phases[1:]:
+            if self._block is None and not self._phases[1:]:
                 # Fast path for the commonest line of all: a first-run "test_x passed".
                 m = passed(line)
                 if m:
                     name = m.group(1)
-                    self._phases[0].outcomes[name] = "passed"
+                    outcomes = self._phases[0].outcomes
+                    if name in outcomes or len(outcomes) < MAX_TESTS:
+                        outcomes[name] = "passed"
                     self._phases[0].progress = True
                     self._current = name
                     continue
@@ -465,6 +469,8 @@ class Parser:
             if self._inproc_rerun:
                 self._end_inproc_rerun()
             self.run.result = m.group("state").strip()
+            if len(self._sections) >= 3:  # only the first and the last ones matter
+                del self._sections[1:-1]
             self._sections.append(_Section(self._rerun))
             return
         m = _FINAL_RESULT.match(stripped)
@@ -537,7 +543,8 @@ class Parser:
         phase = self._phase
         if outcome == "crashed" and phase.outcomes.get(name) == "timed_out":
             outcome = "timed_out"
-        phase.outcomes[name] = outcome
+        if name in phase.outcomes or len(phase.outcomes) < MAX_TESTS:
+            phase.outcomes[name] = outcome
         if self._rerun and name not in self._rerun_seen:
             self._rerun_seen.add(name)
             self._rerun_names.append(name)
@@ -584,7 +591,8 @@ class Parser:
                 self._inproc_failed = True
         message = rest[4:].strip() if rest.startswith(" -- ") else ""
         if message:
-            self.run.notes.setdefault(name, f"test {name} {word} -- {message}")
+            if name in self.run.notes or len(self.run.notes) < MAX_ENTRIES:
+                self.run.notes.setdefault(name, f"test {name} {word} -- {message}"[:500])
         if message.startswith("Traceback"):
             self._block, self._block_lines = "oneliner", 0
             self._one = (name, word, self._rerun)
@@ -719,7 +727,8 @@ class Parser:
         else:
             target = self._loose_lists.setdefault(key or "", [])
         if target is not None:
-            target.extend(names)
+            if len(target) < MAX_TESTS:
+                target.extend(names)
         return True
 
     def _dump_line(self, line: str) -> bool:
@@ -804,9 +813,8 @@ class Parser:
             if word == "crashed":
                 self._add_crash(Crash(name, exc or "uncaught exception", "uncaught_exception",
                                       rerun=rerun, detail=tb))
-            self._oneliners.setdefault(name, (word, exc, tb))
-            if rerun or name not in self._oneliners:
-                self._oneliners[name] = (word, exc, tb)
+            if name in self._oneliners or len(self._oneliners) < MAX_ENTRIES:
+                self._oneliners[name] = (word, exc, tb)  # the re-run's, if any, wins
             self._one = None
         self._list_key = None
 
@@ -911,7 +919,8 @@ class Parser:
 
         run.outcomes = outcomes
         run.failed = sorted(t for t, o in outcomes.items() if o in BAD_OUTCOMES)
-        run.first_run_failed = sorted(first_bad)
+        # A re-run test failed in the first run, whatever part of the log is missing.
+        run.first_run_failed = sorted(first_bad | set(rerun_names))
         run.rerun = sorted(set(rerun_names))
         run.rerun_passed = sorted(t for t in run.rerun if outcomes.get(t) == "passed_on_rerun")
         run.truncated = not self._final_seen

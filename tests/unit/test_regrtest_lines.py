@@ -273,3 +273,56 @@ def test_a_line_without_end_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(regrtest, "CHUNK_SIZE", 1024)
     data = b"x" * 100_000 + b"\n0:00:01 [1/1/1] test_os failed\n"
     assert parse_stream(io.BytesIO(data)).outcomes == {"test_os": "failed"}
+
+
+def test_summary_only_excerpt_after_rerun() -> None:
+    text = """\
+== Tests result: FAILURE then FAILURE ==
+
+3 re-run tests:
+    test_a test_b
+    test_c
+
+1 test failed:
+    test_b
+
+Total duration: 1 min
+Result: FAILURE then FAILURE
+"""
+    run = parse_text(text)
+    assert run.outcomes == {"test_a": "passed_on_rerun", "test_b": "failed",
+                            "test_c": "passed_on_rerun"}
+    assert run.first_run_failed == ["test_a", "test_b", "test_c"]
+    assert run.rerun_passed == ["test_a", "test_c"]
+
+
+def test_in_process_rerun_with_quoted_names() -> None:
+    """2.7 / 3.8 re-run in the main process: no progress line gives the re-run's result."""
+    text = """\
+0:00:01 [1/2/1] test_a failed
+0:00:01 [2/2/2] test_b failed
+Re-running failed tests in verbose mode
+Re-running test 'test_a' in verbose mode
+test_x (test_a.T) ... ok
+Re-running test 'test_b' in verbose mode
+test_y (test_b.T) ... FAIL
+test test_b failed
+1 test failed again:
+    test_b
+"""
+    run = parse_text(text)
+    assert run.outcomes == {"test_a": "passed_on_rerun", "test_b": "failed"}
+    assert run.rerun == ["test_a", "test_b"]
+
+
+def test_progress_glued_to_refleak_dots() -> None:
+    run = parse_text("....0:01:00 load avg: 1.00 [ 5/480/1] test_os failed (reference leak)")
+    assert run.outcomes == {"test_os": "leaked"}
+
+
+def test_junk_cannot_grow_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(regrtest, "MAX_TESTS", 10)
+    text = "\n".join(f"[{i}/100] test_{i} passed\n[{i}/100/1] test_f{i} failed"
+                     for i in range(100))
+    run = parse_text(text)
+    assert len(run.outcomes) <= 20
