@@ -285,9 +285,8 @@ class Analysis:
             p
             for p in self.problems
             if any(
-                (not want_branches or o.branch in want_branches)
-                and want_tags <= set(o.builder.tags)
-                for o in p.occurrences
+                (not want_branches or branch_of(b) in want_branches) and want_tags <= set(b.tags)
+                for b in p.builders
             )
         ]
 

@@ -101,3 +101,6 @@ def test_disconnected_worker_is_an_infrastructure_row_with_its_builder(picture):
     down = next(p for p in infra if p.kind == "disconnected")
     assert [w.name for w in down.workers] == [scenarios.DISCONNECTED_WORKER]
     assert [b.name for b in down.builders] == [scenarios.DISCONNECTED_BUILDER]
+    assert down in picture.problem_rows()  # no build to show, still listed
+    assert down in picture.problem_rows(branches=["3.x"])
+    assert down not in picture.problem_rows(branches=["3.14"])
