@@ -530,7 +530,7 @@ def _regrtest_lines(spec: BuildSpec, seed: int, size: int, hostile: bool) -> Ite
         written += len(line) + 1
         n += 1
         yield line
-    yield from _summary(spec, failing, total)
+    yield from _summary(spec, failing, total, hostile)
 
 
 def _failure_block(spec: BuildSpec, mod: str, hostile: bool) -> Iterator[str]:
@@ -551,7 +551,7 @@ def _failure_block(spec: BuildSpec, mod: str, hostile: bool) -> Iterator[str]:
         yield ""
 
 
-def _summary(spec: BuildSpec, failing: set[str], total: int) -> Iterator[str]:
+def _summary(spec: BuildSpec, failing: set[str], total: int, hostile: bool) -> Iterator[str]:
     short = sorted(m.removeprefix("test.") for m in failing)
     ok = total - len(short)
     if not short:
@@ -581,7 +581,7 @@ def _summary(spec: BuildSpec, failing: set[str], total: int) -> Iterator[str]:
         names = ", ".join(t.rsplit(".", 1)[-1] for t in spec.failing_tests if "test." + mod in t)
         yield f"Re-running {mod} in verbose mode (matching: {names})"
         if not spec.rerun_passed:
-            yield from _failure_block(spec, "test." + mod, False)
+            yield from _failure_block(spec, "test." + mod, hostile)
     final = "FAILURE then SUCCESS" if spec.rerun_passed else "FAILURE then FAILURE"
     if not spec.rerun_passed:
         yield f"{len(short)} test{'s' if len(short) > 1 else ''} failed again:"

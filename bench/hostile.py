@@ -30,7 +30,7 @@ _BUILDERS = {
 _WORKERS = {
     1: f"worker-{IMG}",
     2: f"worker {ROLE}",
-    3: f"worker-{RTL}-{ANSI}",
+    3: f"worker-{RTL}-{ANSI}-{LONG}",  # 10 kB: the status table must still fit the page
 }
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "bench"))
+import chromium  # noqa: E402, F401 (re-exported for the browser tests)
 import hostile  # noqa: E402
 
 ROOT = REPO / "tests" / "roots" / "test-faults"

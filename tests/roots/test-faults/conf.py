@@ -7,6 +7,7 @@ extensions = ["myst_parser", "bbwatch.sphinxext"]
 exclude_patterns = ["_build"]
 bbwatch_history = 5
 bbwatch_timeout = 1.5
+html_theme = "furo"  # the real theme: the browser tests check its layout
 
 # tests/test_hostile.py points the tracker at a local issues file with hostile titles and URLs.
 import os  # noqa: E402
