@@ -109,6 +109,14 @@ class FileTracker:
             raise TrackerError(f"{self.path}: expected a JSON list of issues")
         self.issues = [issue_from_dict(item, f"{self.path}[{i}]") for i, item in enumerate(data)]
 
+    @classmethod
+    def from_issues(cls, issues: Sequence[Issue], path: str = "<memory>") -> FileTracker:
+        """A tracker over issues already in memory (tests, pages that hold a list)."""
+        tracker = cls.__new__(cls)
+        tracker.path = Path(path)
+        tracker.issues = list(issues)
+        return tracker
+
     def search(self, term: str, *, in_title: bool = True) -> list[Issue]:
         """Issues whose title (or title and body) contains every word of ``term``."""
         words = query_words(term)

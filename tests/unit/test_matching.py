@@ -20,7 +20,7 @@ from bbwatch.matching import (
     suggest_title,
 )
 from bbwatch.registry import parse_registry
-from bbwatch.tracker import Issue
+from bbwatch.tracker import FileTracker, Issue
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -344,3 +344,65 @@ def test_matching_cases(case):
     assert best == case["expected"], table
     if "classification" in case:
         assert classify(failure, matches) == case["classification"], table
+
+
+# -- properties ----------------------------------------------------------------------------
+_names = st.from_regex(r"[a-z][a-z0-9]{0,6}(_[a-z0-9]{1,6}){0,2}", fullmatch=True)
+_failures = st.builds(
+    Failure,
+    test_file=_names.map(lambda n: f"test_{n}"),
+    test_id=st.one_of(
+        st.none(),
+        st.tuples(_names, st.from_regex(r"[A-Z][A-Za-z0-9]{0,10}", fullmatch=True), _names)
+        .map(lambda t: f"test.test_{t[0]}.{t[1]}.test_{t[2]}"),
+    ),
+    builder=st.one_of(st.none(), st.sampled_from(
+        ["AMD64 Debian root 3.x", "ARM64 macOS 3.14", "AMD64 Windows PGO NoGIL PR"])),
+    message=st.one_of(st.none(), st.text(max_size=200)),
+    kind=st.sampled_from(["failed", "crashed", "timed_out", "env_changed", "leaked"]),
+    passed_on_rerun=st.booleans(),
+)
+
+
+@settings(max_examples=120, deadline=None)
+@given(_failures)
+def test_property_first_term_finds_the_suggested_title(failure):
+    """The round trip, for any failure: file the suggested title, search the first term."""
+    if failure.test_id:
+        # the test id's module must be the test file for the title to be about it
+        failure = Failure(failure.test_file, "test." + failure.test_file + "." +
+                          failure.test_id.split(".", 2)[2], failure.builder, failure.branch,
+                          failure.message, failure.kind, failure.passed_on_rerun)
+    title = suggest_title(failure)
+    tracker = FileTracker.from_issues([Issue(1, "test_other: unrelated", "open", ""),
+                                       Issue(2, title, "open", "")])
+    assert 2 in [i.number for i in tracker.search(search_terms(failure)[0])]
+    best = rank(failure, tracker.issues)
+    assert best and best[0].issue.number == 2
+
+
+_issues = st.lists(
+    st.builds(Issue, number=st.integers(1, 10_000),
+              title=st.lists(st.sampled_from(
+                  ["test_os", "FileTests", "test_foo", "test_bar", ":", ".", "fails", "on",
+                   "test_os:", "FileTests.test_foo", "crashed", "x"]), max_size=8).map(" ".join),
+              state=st.sampled_from(["open", "closed"]), url=st.just(""),
+              body=st.text(max_size=80)),
+    max_size=12, unique_by=lambda i: i.number,
+)
+
+
+@settings(max_examples=120, deadline=None)
+@given(_failures, _issues)
+def test_property_rank_is_ordered_bounded_and_explained(failure, issues):
+    matches = rank(failure, issues)
+    confidences = [m.confidence for m in matches]
+    assert confidences == sorted(confidences, reverse=True)
+    assert all(0.0 <= c <= 1.0 for c in confidences)
+    assert len({m.issue.number for m in matches}) == len(matches)
+    for m in matches:
+        assert m.reason.endswith("issue is open" if m.issue.is_open
+                                 else "issue is closed — maybe reopen")
+    for a, b in zip(matches, matches[1:], strict=False):
+        if a.rule == b.rule and a.issue.is_open != b.issue.is_open:
+            assert a.issue.is_open  # open above closed for the same rule
