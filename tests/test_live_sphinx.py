@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import socket
 import sys
+import time
 from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
@@ -174,13 +175,16 @@ def test_master_down_shows_the_last_fetched_data(master, tmp_path):
 @pytest.mark.parametrize("reply", [Reply(status=500, body=b"oops"),
                                    Reply.json({"builders": [{"builderid": 1}] * 50},
                                               truncate=20),
-                                   Reply(body=b"<html>not json</html>")],
-                         ids=["http-500", "truncated-json", "garbage"])
+                                   Reply(body=b"<html>not json</html>"),
+                                   Reply.json({"builders": []}, delay=3.0)],
+                         ids=["http-500", "truncated-json", "garbage", "slow"])
 def test_broken_master_degrades(tmp_path, reply):
     with FakeServer() as srv:
         srv.route("/api/v2/builders", reply)
         srv.route("/api/v2/workers", reply)
-        _app, html, warnings = build(tmp_path, srv.url)
+        started = time.monotonic()
+        _app, html, warnings = build(tmp_path, srv.url, bbwatch_timeout=0.5)
+        assert time.monotonic() - started < 15  # short timeouts: a slow master is not a hang
     assert warnings.count("WARNING") == 1 and "[bbwatch.live]" in warnings
     assert "Live data unavailable:" in html["status"]
     assert "Traceback" not in warnings
