@@ -337,6 +337,15 @@ class GitHubTracker:
             pass  # a cache that cannot be written only costs a request next time
 
 
+def web_url_for_api(api_url: str) -> str:
+    """The web root that goes with an API root: api.github.com → github.com, and GitHub
+    Enterprise's ``https://HOST/api/v3`` → ``https://HOST``."""
+    api_url = api_url.rstrip("/")
+    if re.fullmatch(r"https?://api\.github\.com", api_url):
+        return "https://github.com"
+    return re.sub(r"/api/v3$", "", api_url)
+
+
 def _number(value: str | None) -> float | None:
     try:
         return float(value) if value is not None else None

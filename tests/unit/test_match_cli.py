@@ -149,6 +149,7 @@ def test_github_tracker_against_the_fake_server(capsys, tmp_path, monkeypatch):
     assert fail["candidates"][0]["number"] == 101
     assert fail["candidates"][0]["url"] == "https://github.com/python/cpython/issues/101"
     assert "repo:python/cpython is:issue in:title test_assert" in asked
+    assert fail["new_issue_url"].startswith(f"{gh.url}/python/cpython/issues/new?")
     assert CANARY not in out + err
     for path in tmp_path.rglob("*"):
         if path.is_file():

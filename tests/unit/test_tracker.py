@@ -285,6 +285,18 @@ def test_search_candidates_runs_terms_in_order_and_deduplicates(issues_file):
 
 
 # -- human URLs ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("api", "web"),
+    [("https://api.github.com", "https://github.com"), ("https://api.github.com/", "https://github.com"),
+     ("https://ghe.example.org/api/v3", "https://ghe.example.org"),
+     ("http://127.0.0.1:8123", "http://127.0.0.1:8123")],
+)
+def test_web_url_for_api(api, web):
+    from bbwatch.tracker import web_url_for_api
+
+    assert web_url_for_api(api) == web
+
+
 def test_search_url():
     tracker = GitHubTracker("python/cpython", token=None)
     assert tracker.search_url("test_spawn") == (

@@ -66,10 +66,12 @@ class _Source:
 
 def run(args: argparse.Namespace) -> int:
     from bbwatch.registry import RegistryError
-    from bbwatch.tracker import GitHubTracker, TrackerError
+    from bbwatch.tracker import GitHubTracker, TrackerError, web_url_for_api
 
     try:
         GitHubTracker(args.repo, token=None)  # --repo must be OWNER/NAME for the issue links
+        if not args.github_api.startswith(("http://", "https://")):
+            raise _Usage(f"--github-api must be an http(s) URL, got {args.github_api!r}")
         tracker = _tracker(args)
         registry = _registry(args)
         source = _read(args)
@@ -78,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     report = match_report(source.run, tracker, registry,
                           builder=args.builder or source.builder,
                           branch=args.branch or source.branch,
-                          repo=args.repo, build_url=source.build_url)
+                          repo=args.repo, build_url=source.build_url,
+                          web_url=web_url_for_api(args.github_api))
     report["source"] = args.source
     report["tracker"] = args.tracker or "file"
     report["registry"] = registry.path if registry is not None else None
@@ -92,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
 
 def match_report(run: Any, tracker: Any, registry: Any, *, builder: str | None = None,
                  branch: str | None = None, repo: str = DEFAULT_REPO,
-                 build_url: str | None = None) -> dict[str, Any]:
+                 build_url: str | None = None, web_url: str = "https://github.com"
+                 ) -> dict[str, Any]:
     """The JSON-able report of `bbwatch match` for one parsed log (network only via tracker)."""
     from bbwatch.matching import (
         classify,
@@ -104,7 +108,7 @@ def match_report(run: Any, tracker: Any, registry: Any, *, builder: str | None =
     )
     from bbwatch.tracker import GitHubTracker, search_candidates
 
-    links = GitHubTracker(repo, token=None)  # only builds URLs, never asks GitHub
+    links = GitHubTracker(repo, token=None, web_url=web_url)  # only builds URLs, never asks
     failures = []
     for failure in failures_from_run(run, builder, branch):
         issues, note = search_candidates(tracker, failure)
