@@ -88,6 +88,9 @@ def _fetch_test_log(url: str, timeout: float) -> str:
         raise _SourceError(str(exc)) from None
     except OSError as exc:  # cache directory problems and the like
         raise _SourceError(f"cannot fetch {url}: {exc}") from None
+    except Exception as exc:  # a master answering garbage mid-restart: still one line
+        detail = " ".join(str(exc).split())[:200]
+        raise _SourceError(f"cannot fetch {url}: {type(exc).__name__}: {detail}") from None
     if text is None:
         raise _SourceError(f"build has no 'test' step log: {url}")
     return text
