@@ -47,7 +47,7 @@ def hostile_context() -> TriageContext:
                         "https://github.com/python/cpython/issues/4242",
                         4242,
                         reason="title contains `test_evil`; issue is open",
-                        confidence=0.45,
+                        confidence=0.85,
                     ),
                 ),
             )

@@ -26,6 +26,7 @@ COMMENT_EXCERPT_LINES = 30
 DEFAULT_REPO = "python/cpython"
 DEFAULT_LABELS = ("type-bug", "tests")
 NO_ISSUE_YET = "<link to the issue>"
+KNOWN_CONFIDENCE = 0.7  # matching.KNOWN_THRESHOLD: a match this strong makes a failure known
 
 
 def builder_slug(name: str) -> str:
@@ -289,7 +290,10 @@ def _fill_failure(
     body = issue_body(ctx, f, lambda text: tracker.fits(title, text, tracker.labels))
     new_url = tracker.new_issue_url(title, body, tracker.labels)
     comment = comment_text(ctx, f)
-    issue_url = f.candidates[0].url if f.candidates and f.candidates[0].url else ""
+    # Only a confident match goes into the reply; weak ones are shown for the watcher to judge.
+    confident = [c for c in f.candidates if c.url and (
+        c.source == "registry" or c.confidence >= KNOWN_CONFIDENCE)]
+    issue_url = confident[0].url if confident else ""
     reply = reply_text(ctx, f, issue_url)
     values = _build_values(ctx, tracker)
     values.update(
@@ -560,7 +564,8 @@ def code_span(text: str) -> str:
 
 def fenced(text: str, info: str = "") -> str:
     """A fenced block holding ``text`` verbatim: the fence is longer than any inside."""
-    runs = [len(r) for r in re.findall(r"^\s*(`{3,}|~{3,})", text, flags=re.M)]
+    # Only a run of the same character, indented 0-3 spaces, could close the fence.
+    runs = [len(r) for r in re.findall(r"^ {0,3}(`{3,})", text, flags=re.M)]
     fence = "`" * max(3, max(runs, default=0) + 1)
     return f"{fence}{info}\n{text}\n{fence}"
 
@@ -598,7 +603,8 @@ def fill_markdown(template: str, values: Mapping[str, str]) -> str:
                 inner,
                 lambda name, match, text, ind=indent: _block_value(values, name, match, ind),
             )
-            runs = [len(r) for r in re.findall(r"^\s*(`{3,}|~{3,})", content, flags=re.M)]
+            char = re.escape(fence[0])
+            runs = [len(r) for r in re.findall(rf"^ {{0,3}}({char}{{3,}})", content, flags=re.M)]
             new_fence = fence[0] * max(len(fence), max(runs, default=0) + 1)
             out.append(f"{indent}{new_fence}{info}")
             out.extend(content.split("\n") if inner or content else [])
@@ -877,9 +883,34 @@ def _candidates(problem: Any) -> tuple[Candidate, ...]:
         url = link.url or ""
         found = _ISSUE_NUMBER.search(url)
         state = "closed" if "closed" in (link.reason or "") else "open"
-        out.append(Candidate(link.title, url, int(found.group(1)) if found else None, state,
-                             link.reason or "", 0.0, link.source))
+        number = int(found.group(1)) if found else None
+        title = re.sub(rf"^#{number}:\s*", "", link.title) if number else link.title
+        # The analysis links issues only for failures it calls known: confident by definition.
+        out.append(Candidate(title, url, number, state, link.reason or "", KNOWN_CONFIDENCE,
+                             link.source))
     return tuple(out)
+
+
+def add_candidates(ctx: TriageContext, tracker: Any, registry: Any = None) -> None:
+    """Fill each failure's candidates with every match the matcher finds, weak ones included
+    (the analysis keeps only confident ones for the known-failures page; a watcher deciding
+    between "comment" and "file" wants to see the rest). ``tracker`` is the network edge."""
+    from bbwatch.matching import rank
+    from bbwatch.tracker import search_candidates
+
+    for f in ctx.failures:
+        failure = _matching_failure(ctx, f, f.test_ids[0] if f.test_ids else "")
+        issues, note = search_candidates(tracker, failure) if tracker is not None else ([], None)
+        if note and note not in ctx.notes:
+            ctx.notes.append(note)
+        known = {c.number for c in f.candidates if c.number}
+        extra = [
+            Candidate(m.issue.title, m.issue.url, m.issue.number, m.issue.state, m.reason,
+                      m.confidence, m.source)
+            for m in rank(failure, issues, registry)
+            if m.issue.number not in known
+        ]
+        f.candidates = (*f.candidates, *extra)
 
 
 def _suspects(problem: Any) -> list[SuspectChange]:

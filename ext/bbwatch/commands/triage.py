@@ -114,13 +114,14 @@ def run(args: argparse.Namespace) -> int:
         fleet, build = _fetch(client, ref, args.history, progress)
         progress.phase("matching known issues")
         from bbwatch.analysis import analyse
-        from bbwatch.triage import context_for_build, fill
+        from bbwatch.triage import add_candidates, context_for_build, fill
 
         analysis = analyse(fleet, registry=registry, tracker=tracker)
         ctx = context_for_build(analysis, build.builderid, build.number)
         if ctx is None:  # pragma: no cover - the build is in the fleet we just built
             return fail("the build is missing from the fetched history")
         ctx.notes.extend(fleet.errors)
+        add_candidates(ctx, tracker, registry)
         progress.phase("filling the checklist")
         triage = fill(ctx, checklists, _links(args))
     except BuildbotError as exc:
