@@ -533,7 +533,9 @@ def _regrtest_lines(spec: BuildSpec, seed: int, size: int, hostile: bool) -> Ite
     yield from _summary(spec, failing, total, hostile)
 
 
-def _failure_block(spec: BuildSpec, mod: str, hostile: bool) -> Iterator[str]:
+def _failure_block(
+    spec: BuildSpec, mod: str, hostile: bool, rerun: bool = False
+) -> Iterator[str]:
     for test in spec.failing_tests:
         if not test.startswith(mod):
             continue
@@ -546,7 +548,7 @@ def _failure_block(spec: BuildSpec, mod: str, hostile: bool) -> Iterator[str]:
         yield f'  File "/buildbot/Lib/{mod.replace(".", "/")}.py", line 123, in {name}'
         yield "    self.assertEqual(result, expected)"
         if hostile:
-            yield from hostile_payloads.LOG_LINES
+            yield from hostile_payloads.LOG_LINES if not rerun else hostile_payloads.RERUN_LINES
         yield f"AssertionError: 1 != 2 ({cls})"
         yield ""
 
@@ -581,7 +583,7 @@ def _summary(spec: BuildSpec, failing: set[str], total: int, hostile: bool) -> I
         names = ", ".join(t.rsplit(".", 1)[-1] for t in spec.failing_tests if "test." + mod in t)
         yield f"Re-running {mod} in verbose mode (matching: {names})"
         if not spec.rerun_passed:
-            yield from _failure_block(spec, "test." + mod, hostile)
+            yield from _failure_block(spec, "test." + mod, hostile, rerun=True)
     final = "FAILURE then SUCCESS" if spec.rerun_passed else "FAILURE then FAILURE"
     if not spec.rerun_passed:
         yield f"{len(short)} test{'s' if len(short) > 1 else ''} failed again:"
