@@ -267,13 +267,26 @@ def _contains(title: str, needle: str) -> bool:
     return re.search(pattern, title.lower()) is not None
 
 
+# Words that say nothing about *which* failure it is: English glue and the usual exception names.
+_GENERIC = frozenset(
+    "a an and are as at be by for from in is it not of on or the to was with "
+    "error exception traceback failed fails failure fatal python true false none "
+    "assertionerror valueerror typeerror keyerror runtimeerror oserror".split()
+)
+MIN_MESSAGE_WORDS = 3  # fewer telling words than this: too little to compare
+
+
 def message_similarity(message: str | None, issue: Issue) -> float:
-    """Share of the normalised message's words found in the issue's title and body."""
+    """Share of the normalised message's telling words found in the issue's title and body.
+
+    Generic words (``AssertionError``, ``the``) and masked values don't count; a message with
+    fewer than ``MIN_MESSAGE_WORDS`` telling words gives 0 (``AssertionError: 2 != 2.5``
+    would otherwise equal every issue that quotes an AssertionError).
+    """
     if not message:
         return 0.0
-    words = _tokens(re.sub(r"<[A-Z]+>", " ", normalise_message(message)))
-    words -= {"error", "the", "a", "in", "of", "is", "not", "to"}
-    if not words:
+    words = _tokens(re.sub(r"<[A-Z]+>", " ", normalise_message(message))) - _GENERIC
+    if len(words) < MIN_MESSAGE_WORDS:
         return 0.0
     text = _tokens(f"{issue.title}\n{issue.body}")
     return len(words & text) / len(words)
