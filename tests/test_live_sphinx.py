@@ -202,6 +202,14 @@ def test_strict_mode_passes_when_the_data_is_live(master, tmp_path):
     assert app.statuscode == 0 and warnings == ""
 
 
+def test_recorded_snapshot_as_the_source(tmp_path):
+    snapshot = REPO / "tests" / "fixtures" / "snapshot"
+    _app, html, warnings = build(tmp_path, "http://127.0.0.1:9/", bbwatch_snapshot=str(snapshot))
+    assert warnings == ""
+    assert "(recorded snapshot)" in text(html["status"])
+    assert "AMD64 Debian root 3.x" in html["status"]
+
+
 def test_offline_mode_makes_no_request_and_no_warning(master, tmp_path):
     before = sum(master.counts.values())
     _app, html, warnings = build(tmp_path, master.url, bbwatch_offline=True)

@@ -68,7 +68,7 @@ def test_status_lists_every_builder_with_its_result(pages):
         if word:
             assert f'bbwatch-result-{word}">{word}<' in mine[0], builder.name
         else:
-            assert ">disconnected<" in mine[0]
+            assert ">no builds<" in mine[0] and ">disconnected<" in mine[0]
 
 
 def test_still_red_failure_once_with_classification_streak_and_suspect(pages):

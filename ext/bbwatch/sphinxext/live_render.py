@@ -60,9 +60,8 @@ def badge(text: str, colour: str, *extra: str, outline: bool = False) -> nodes.i
 
 
 def result_badge(result: Result | None, connected: bool | None = None) -> nodes.inline:
-    if result is None:
-        word = "disconnected" if connected is False else "no builds"
-        return badge(word, "secondary", "bbwatch-result", "bbwatch-result-none")
+    if result is None:  # the worker state has its own column
+        return badge("no builds", "secondary", "bbwatch-result", "bbwatch-result-none")
     return badge(result.word, _RESULT_COLOURS[result], "bbwatch-result",
                  f"bbwatch-result-{result.word}")
 
