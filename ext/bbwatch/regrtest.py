@@ -447,7 +447,7 @@ class Parser:
         if m:
             self._start_case(m.group("status"), m.group("rest"))
             return
-        m = _ONE_LINER.match(line)  # at column 0: stderr; indented, it is someone's output
+        m = _ONE_LINER.match(line.rstrip())  # column 0: stderr; indented: someone's output
         if m:
             self._one_liner(m.group("name"), m.group("word"), m.group("rest"))
             return
@@ -530,8 +530,9 @@ class Parser:
         m = _SEQ_START.match(rest)
         if m:  # sequential mode: this test starts now, its result comes on the next line
             previous = self._current if self._sequential else None
-            if previous and previous not in self._phase.outcomes:
-                self._phase.outcomes[previous] = "passed"  # regrtest is quiet about quick passes
+            outcomes = self._phase.outcomes
+            if previous and previous not in outcomes and len(outcomes) < MAX_TESTS:
+                outcomes[previous] = "passed"  # regrtest is quiet about quick passes
             self._sequential_start(m.group("name"))
 
     def _sequential_start(self, name: str) -> None:
@@ -541,19 +542,23 @@ class Parser:
     def _result(self, name: str, word: str, detail: str | None) -> None:
         outcome = _progress_outcome(word, detail)
         phase = self._phase
-        if outcome == "crashed" and phase.outcomes.get(name) == "timed_out":
-            outcome = "timed_out"
+        if outcome == "crashed" and name in phase.timed_out:
+            outcome = "timed_out"  # the dump came first; the exit code is its consequence
         if name in phase.outcomes or len(phase.outcomes) < MAX_TESTS:
             phase.outcomes[name] = outcome
-        if self._rerun and name not in self._rerun_seen:
-            self._rerun_seen.add(name)
-            self._rerun_names.append(name)
+        if self._rerun:
+            self._add_rerun_name(name)
         if outcome == "crashed" and detail:
             exit_text = detail if detail.startswith("Exit code") else None
             self._add_crash(Crash(name, detail, "exit_code", exit_text, self._rerun))
         elif outcome == "timed_out" and word == "timed out":
             self._add_timeout(Timeout(name, f"timed out ({detail})" if detail else "timed out",
                                       "worker", self._rerun))
+
+    def _add_rerun_name(self, name: str) -> None:
+        if name not in self._rerun_seen and len(self._rerun_names) < MAX_TESTS:
+            self._rerun_seen.add(name)
+            self._rerun_names.append(name)
 
     def _start_rerun(self) -> None:
         if self._inproc_rerun:
@@ -565,9 +570,7 @@ class Parser:
     def _rerun_one(self, name: str) -> None:
         if not self._rerun:
             self._phases.append(_Phase())
-        if name not in self._rerun_seen:
-            self._rerun_seen.add(name)
-            self._rerun_names.append(name)
+        self._add_rerun_name(name)
         if not self._phase.progress:  # ≤3.10: in-process, no progress line gives the result
             if self._inproc_rerun:
                 self._end_inproc_rerun()
@@ -878,12 +881,11 @@ class Parser:
             final_lists = self._sections[-1].lists
         elif not self._sections and self._loose_lists:
             final_lists = self._loose_lists
-        rerun_names = list(self._rerun_names)
         if final_lists is not None:
             for name in final_lists.get("rerun", ()):
-                if name not in self._rerun_seen:
-                    self._rerun_seen.add(name)
-                    rerun_names.append(name)
+                self._add_rerun_name(name)
+        rerun_names = self._rerun_names
+        if final_lists is not None:
             bad_final = set(final_lists.get("failed", ())) | set(self._failed_again or ())
             env_final = set(final_lists.get("env_changed", ()))
             for name in bad_final:
