@@ -86,3 +86,15 @@ def test_still_red_streak_is_known_on_every_main_builder(capsys, fleet, builder_
         assert failure["search_terms"][:4] == [
             "test_describe_keys", "DescribeTests.test_describe_keys", "DescribeTests",
             "test_bbw_os"]
+
+
+def test_a_compile_failure_has_no_tests_to_match(capsys, fleet, builder_ids, empty_issues,
+                                                 tmp_path):
+    scenario = next(s for s in sc.SCENARIOS if s.kind == "compile_failure")
+    url = f"{fleet.url.rstrip('/')}/#/builders/{builder_ids[scenario.builder]}/builds/" \
+          f"{scenario.build}"
+    code = main(["match", url, "--issues", str(empty_issues), "--cache-dir", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err == (f"bbwatch: error: build {scenario.build} of {scenario.builder!r} has no test "
+                   f"step log: it failed at step 'compile', before any test ran\n")

@@ -207,7 +207,10 @@ def _read_build(url: str, args: argparse.Namespace) -> _Source:
     finally:
         client.close()
     if text is None:
-        raise _Usage(f"build {build.number} of {builder.name!r} has no test step log")
+        bad = next((step.name for step in build.steps if step.result and step.result.is_bad),
+                   None)
+        why = f": it failed at step {bad!r}, before any test ran" if bad else ""
+        raise _Usage(f"build {build.number} of {builder.name!r} has no test step log{why}")
     return _Source(regrtest.parse_text(text), builder.name, builder.branch,
                    build_url(ref.base_url, build.builderid, build.number))
 
