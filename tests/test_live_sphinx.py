@@ -210,6 +210,18 @@ def test_recorded_snapshot_as_the_source(tmp_path):
     assert "AMD64 Debian root 3.x" in html["status"]
 
 
+@pytest.mark.xfail(strict=True, raises=AttributeError,
+                   reason="bbwatch.sphinxext.checklists' html-collect-pages renders a section "
+                          "title before the builder has fignumbers (no document written): "
+                          "reported to its owner; remove this mark when fixed")
+def test_rebuild_with_unchanged_data_succeeds(tmp_path):
+    snapshot = str(REPO / "tests" / "fixtures" / "snapshot")
+    build(tmp_path, "http://127.0.0.1:9/", bbwatch_snapshot=snapshot)
+    app, _html, _warnings = build(tmp_path, "http://127.0.0.1:9/", fresh=False,
+                                  bbwatch_snapshot=snapshot)
+    assert app.statuscode == 0
+
+
 def test_offline_mode_makes_no_request_and_no_warning(master, tmp_path):
     before = sum(master.counts.values())
     _app, html, warnings = build(tmp_path, master.url, bbwatch_offline=True)
