@@ -8,6 +8,8 @@ and ``pdftoppm`` renders page 1 to ``tests/artifacts/`` for a human to look at.
 from __future__ import annotations
 
 import functools
+import html
+import json
 import os
 import re
 import shutil
@@ -53,12 +55,46 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         app.cleanup()
     assert app.warning.getvalue().strip() == ""
+    (Path(app.outdir) / "harness.html").write_text(HARNESS)
     handler = functools.partial(_Quiet, directory=str(app.outdir))
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}/"
     httpd.shutdown()
     httpd.server_close()
+
+
+# Ticks step 2 of the triage checklist in a same-origin iframe, reloads (ticks must persist),
+# presses Reset, reloads again (nothing ticked), then writes what it saw into #result.
+HARNESS = """<!DOCTYPE html><html><body><pre id="result">pending</pre>
+<iframe id="f" src="index.html" width="800" height="600"></iframe>
+<script>
+var f = document.getElementById("f"), stage = 0, seen = {};
+function boxes() {
+  return Array.prototype.slice.call(
+    f.contentDocument.querySelectorAll("#checklist-triage input.bbwatch-checklist-box"));
+}
+function state() { return boxes().map(function (b) { return b.checked; }); }
+f.onload = function () {
+  if (stage === 0) {
+    seen.initial = state();
+    boxes()[1].click();
+    seen.clicked = state();
+    stage = 1; f.contentWindow.location.reload();
+  } else if (stage === 1) {
+    seen.reloaded = state();
+    seen.other = Array.prototype.slice.call(f.contentDocument.querySelectorAll(
+      "#checklist-first-week input.bbwatch-checklist-box")).map(function (b) { return b.checked; });
+    f.contentDocument.querySelector("#checklist-triage .bbwatch-checklist-reset").click();
+    seen.reset = state();
+    stage = 2; f.contentWindow.location.reload();
+  } else {
+    seen.after_reset = state();
+    document.getElementById("result").textContent = "RESULT" + JSON.stringify(seen) + "END";
+  }
+};
+</script></body></html>
+"""
 
 
 def print_pdf(url: str, pdf: Path) -> list[str]:
@@ -125,3 +161,23 @@ def test_per_failure_checklist_prints_filled_values(served: str, tmp_path: Path)
     assert "Reset this checklist" not in text
     assert "issues/new?title=" not in compact  # the 8 kB prefilled URL gets a note instead
     assert "prefilled form" in text
+
+
+def test_ticks_persist_per_page_and_reset_clears_them(served: str, tmp_path: Path) -> None:
+    assert CHROMIUM is not None, "chromium is required in CI"
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+           "--no-first-run", "--disable-background-networking", "--disable-component-update",
+           "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+           "--virtual-time-budget=15000", "--dump-dom", served + "harness.html"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    found = re.search(r"RESULT(.*?)END", done.stdout)
+    assert found, done.stdout[-2000:] + done.stderr[-2000:]
+    seen = json.loads(html.unescape(found.group(1)))
+    steps = len(load_checklists()["triage"].steps)
+    ticked = [i == 1 for i in range(steps)]
+    assert seen["initial"] == [False] * steps
+    assert seen["clicked"] == ticked
+    assert seen["reloaded"] == ticked  # kept in localStorage across a reload
+    assert not any(seen["other"])  # per checklist: the other one on the page is untouched
+    assert seen["reset"] == [False] * steps
+    assert seen["after_reset"] == [False] * steps  # reset also cleared the storage
