@@ -516,6 +516,10 @@ def collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
         section = nodes.section(ids=["triage"])
         section += nodes.title(title, title)
         section += triage_tree(triage, checklists)
+        # What write_doc() sets per page: generated pages have no section or figure numbers.
+        # (On a rebuild where no document is written these attributes do not exist yet.)
+        app.builder.secnumbers = {}
+        app.builder.fignumbers = {}
         context = {
             "title": _escape(title),
             "body": app.builder.render_partial(section)["fragment"],
