@@ -89,6 +89,8 @@ def issue_from_dict(data: Any, where: str) -> Issue:
     url = data.get("html_url") or data.get("url") or ""  # GitHub's "url" is the API one
     if not isinstance(body, str) or not isinstance(url, str):
         raise TrackerError(f"{where}: issue {number}: 'url' and 'body' must be strings")
+    if url and not url.startswith(("https://", "http://")):  # it becomes a link on pages
+        raise TrackerError(f"{where}: issue {number}: 'url' must be an http(s) URL")
     return Issue(number, title, state, url, names, body)
 
 
@@ -353,15 +355,17 @@ def _number(value: str | None) -> float | None:
         return None
 
 
-def search_candidates(tracker: Tracker, failure: Failure) -> tuple[list[Issue], str | None]:
+def search_candidates(tracker: Tracker, failure: Failure, *, exhaustive: bool = False
+                      ) -> tuple[list[Issue], str | None]:
     """Run the failure's search terms in the procedure's order and de-duplicate the issues.
 
     Titles are searched for every term but the message, then the full text for the message (or,
-    without a message, for the test file). A tracker failure never raises: the issues found
-    before it are kept and the note says "not checked: <reason>" (nothing found) or
-    "partly checked: <reason>".
+    without a message, for the test file). Like a watcher, it stops as soon as an open issue
+    matches well enough to make the failure known (GitHub allows 30 searches a minute), unless
+    ``exhaustive``. A tracker failure never raises: the issues found before it are kept and the
+    note says "not checked: <reason>" (nothing found) or "partly checked: <reason>".
     """
-    from bbwatch.matching import search_terms  # matching imports Issue from here
+    from bbwatch.matching import KNOWN_THRESHOLD, rank, search_terms  # they import Issue
 
     terms = search_terms(failure)
     queries: list[tuple[str, bool]] = [(t, True) for t in terms]
@@ -378,4 +382,7 @@ def search_candidates(tracker: Tracker, failure: Failure) -> tuple[list[Issue], 
             return list(found.values()), f"{word}: {exc}"
         for issue in results:
             found.setdefault(issue.number, issue)
+        if not exhaustive and any(m.issue.is_open and m.confidence >= KNOWN_THRESHOLD
+                                  for m in rank(failure, list(found.values()))):
+            break
     return list(found.values()), None

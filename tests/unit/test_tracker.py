@@ -80,6 +80,7 @@ def test_file_tracker_full_text_includes_the_body(issues_file):
         ('[{"title": "x"}]', "'number' must be a positive integer"),
         ('[{"number": 3, "title": "x", "state": "merged"}]', "'state' must be open or closed"),
         ('[{"number": 3}]', "'title' must be a string"),
+        ('[{"number": 3, "title": "t", "url": "javascript:alert(1)"}]', "http\\(s\\) URL"),
     ],
 )
 def test_file_tracker_rejects_bad_files_in_one_line(tmp_path, content, expected):
@@ -261,7 +262,7 @@ def test_search_candidates_keeps_what_was_found_before_a_failure(gh):
         return original(term, in_title=in_title)
 
     tracker.search = flaky_search  # type: ignore[method-assign]
-    issues, note = search_candidates(tracker, failure)
+    issues, note = search_candidates(tracker, failure, exhaustive=True)
     assert [i.number for i in issues] == [101]
     assert note == "partly checked: GitHub answered 500 for the issue search"
 
@@ -277,11 +278,19 @@ def test_search_candidates_runs_terms_in_order_and_deduplicates(issues_file):
 
     tracker.search = spy  # type: ignore[method-assign]
     failure = Failure("test_os", "test.test_os.FileTests.test_foo", message="OSError: [Errno 2]")
-    issues, note = search_candidates(tracker, failure)
+    issues, note = search_candidates(tracker, failure, exhaustive=True)
     assert note is None
     assert asked == [("test_foo", True), ("FileTests.test_foo", True), ("FileTests", True),
                      ("test_os", True), ("OSError: [Errno <N>]", False)]
     assert [i.number for i in issues] == [101]
+    # by default it stops once an open issue matches by the method or better
+    asked.clear()
+    assert [i.number for i in search_candidates(tracker, failure)[0]] == [101]
+    assert asked == [("test_foo", True)]
+    asked.clear()
+    other = Failure("test_os", "test.test_os.StatTests.test_bar", message="OSError: [Errno 2]")
+    assert [i.number for i in search_candidates(tracker, other)[0]] == [101]
+    assert len(asked) == 5  # nothing good enough: every term is tried
 
 
 # -- human URLs ----------------------------------------------------------------------------

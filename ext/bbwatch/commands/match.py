@@ -106,12 +106,14 @@ def match_report(run: Any, tracker: Any, registry: Any, *, builder: str | None =
         search_terms,
         suggest_title,
     )
-    from bbwatch.tracker import GitHubTracker, search_candidates
+    from bbwatch.tracker import FileTracker, GitHubTracker, search_candidates
 
     links = GitHubTracker(repo, token=None, web_url=web_url)  # only builds URLs, never asks
     failures = []
     for failure in failures_from_run(run, builder, branch):
-        issues, note = search_candidates(tracker, failure)
+        # a file costs nothing to search; GitHub's quota does (stop at a good match)
+        issues, note = search_candidates(tracker, failure,
+                                         exhaustive=isinstance(tracker, FileTracker))
         matches = rank(failure, issues, registry)
         title = suggest_title(failure)
         terms = search_terms(failure)
