@@ -206,3 +206,14 @@ def test_unknown_checklist_name_warns_with_location(app):
     app.build()
     warnings = app.warning.getvalue()
     assert "index.md:3" in warnings and "unknown checklist 'no-such-checklist'" in warnings
+
+
+@pytest.mark.sphinx("html", testroot="checklist", freshenv=True, parallel=2)
+def test_parallel_build_gives_the_same_pages(app, site):
+    app.build()
+    assert app.warning.getvalue().strip() == ""
+    _, serial = site
+    out = Path(app.outdir)
+    for name, checklist in (("index.html", "triage"),
+                            ("triage/arm64-compile-broken-3-14/5/compile.html", "infrastructure")):
+        assert _steps((out / name).read_text(), checklist) == _steps(serial[name], checklist)
