@@ -182,6 +182,14 @@ _MARKERS = (
 )
 
 
+_WINDOW = 4096
+
+
+def _binary(text: str) -> bool:
+    """Mostly NULs or undecodable bytes (U+FFFD after decoding)."""
+    return (text.count("\x00") + text.count("\ufffd")) * 4 > len(text)
+
+
 def _interesting_starts(text: str) -> list[int]:
     """Offsets of the starts of lines of ``text`` that contain a marker, ascending."""
     starts: set[int] = set()
@@ -374,6 +382,16 @@ class Parser:
     def feed_text(self, text: str) -> None:
         """Feed text made of whole lines (a final partial line is treated as a line)."""
         pos, n = 0, len(text)
+        if n > _WINDOW and _binary(text):
+            # Binary stretches (core dumps, archives) hold no regrtest line and would make
+            # every "line" a marker hit: drop their lines, keep the text lines around them.
+            for line in text.split("\n"):
+                if not line:
+                    if self._block is not None:
+                        self.feed_line(line)  # blank lines end lists and dumps
+                elif not _binary(line):
+                    self.feed_text(line)
+            return
         starts = _interesting_starts(text)
         k, count = 0, len(starts)
         find = text.find
@@ -941,7 +959,12 @@ def parse_lines(lines: Iterable[str]) -> TestRun:
 
 def parse_text(text: str) -> TestRun:
     parser = Parser()
-    parser.feed_text(text)
+    pos, n = 0, len(text)
+    while pos < n:  # in chunks, like a stream: the binary check is per stretch of text
+        cut = text.find("\n", pos + CHUNK_SIZE)
+        end = n if cut < 0 else cut + 1
+        parser.feed_text(text[pos:end])
+        pos = end
     return parser.finish()
 
 

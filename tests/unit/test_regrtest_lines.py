@@ -326,3 +326,16 @@ def test_junk_cannot_grow_memory(monkeypatch: pytest.MonkeyPatch) -> None:
                      for i in range(100))
     run = parse_text(text)
     assert len(run.outcomes) <= 20
+
+
+def test_binary_stretch_is_skipped_not_fatal() -> None:
+    """A core dump or archive in the middle of a log: the regrtest lines around it still count."""
+    import random
+
+    blob = random.Random(4).randbytes(3 * regrtest.CHUNK_SIZE)
+    data = (b"0:00:01 [1/2/1] test_a failed\n" + b"x\n" * 1000 + blob
+            + b"\n0:00:09 [2/2/2] test_b crashed (Exit code -9)\n"
+            + b"== Tests result: FAILURE ==\n\nResult: FAILURE\n")
+    run = parse_stream(io.BytesIO(data))
+    assert run.outcomes == {"test_a": "failed", "test_b": "crashed"}
+    assert run.result == "FAILURE" and not run.truncated
