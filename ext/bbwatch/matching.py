@@ -400,7 +400,8 @@ def rank(f: Failure, issues: Sequence[Issue], registry: Registry | None = None) 
 
 
 def classify(f: Failure, matches: Sequence[Match]) -> str:
-    """"known", "flaky" (known, and the registry or the re-run says flaky) or "new".
+    """The failure's state: "known", "flaky" (known, and the registry or the re-run says
+    flaky) or "new".
 
     Known means a registry entry covers it, or an open issue matches by the test method or
     better (confidence ≥ KNOWN_THRESHOLD). A closed match alone leaves the failure "new".
