@@ -311,6 +311,7 @@ def _render(app: Sphinx, node: live_block, fromdocname: str) -> list[nodes.Node]
     else:
         rows = analysis.flaky_rows(branches, tags)[: options.get("limit")]
         out.extend(render.flaky(rows, analysis))
+    render.clean_tree(out)
     return [nodes.container("", *out, classes=["bbwatch-live", f"bbwatch-{node['kind']}"])]
 
 

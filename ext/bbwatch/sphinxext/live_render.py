@@ -8,6 +8,7 @@ Nothing here computes: filtering and ordering come from the Analysis.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable, Sequence
 
 from docutils import nodes
@@ -38,6 +39,34 @@ _RESULT_COLOURS = {
 _CLASS_COLOURS = {"new": "danger", "known": "info", "flaky": "warning", "infra": "dark"}
 
 DocLink = Callable[[str], str | None]  # docname -> relative URI, or None if no such page
+
+
+# Terminal colour/hyperlink sequences (regrtest 3.14 colours its output): dropped.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
+_BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+# Other C0 controls and DEL become their visible "control picture" (NUL -> U+2400), bidi
+# overrides a visible <U+202E>: a master's text can neither hide nor reorder the page's text.
+_VISIBLE = {c: chr(0x2400 + c) for c in range(32) if chr(c) not in "\t\n"}
+_VISIBLE |= {0x7F: "\u2421", **{ord(c): f"<U+{ord(c):04X}>" for c in _BIDI}}
+
+
+def clean(text: str) -> str:
+    """A network string made safe to show: no terminal escapes, controls or bidi overrides."""
+    return _ANSI.sub("", text).replace("\r\n", "\n").translate(_VISIBLE)
+
+
+def clean_tree(tree: Sequence[nodes.Node]) -> None:
+    """Apply :func:`clean` to every text (and link target) of rendered nodes, in place."""
+    for top in tree:
+        for text in list(top.findall(nodes.Text)):
+            cleaned = clean(str(text))
+            if cleaned != str(text):
+                text.parent.replace(text, nodes.Text(cleaned))
+        for ref in top.findall(nodes.reference):
+            if "refuri" in ref:
+                ref["refuri"] = clean(ref["refuri"])
+        for block in top.findall(nodes.literal_block):
+            block.rawsource = clean(block.rawsource)
 
 
 def fmt_time(epoch: float | None) -> str:
