@@ -140,6 +140,9 @@ _MASKS: list[tuple[re.Pattern[str], str]] = [
         r"|\b(?:tmp|temp)[\w-]*[/\\][^\s'\",:)\]]*",
         re.I,
     ), "<TMP>"),
+    # other absolute paths differ per worker (build area, user): keep the file name only
+    (re.compile(r"(?<![\w.<>/\\])(?:[A-Za-z]:)?(?:[\\/][\w.+~@-]+){2,}"),
+     lambda m: "<PATH>/" + re.split(r"[\\/]", m.group(0))[-1]),  # type: ignore[list-item]
     (re.compile(r"\b(?:pid|process|child process|thread id)[ =:]*\d+", re.I),
      lambda m: re.sub(r"\d+$", "<PID>", m.group(0))),  # type: ignore[list-item]
     (re.compile(r"\bat 0x[0-9a-f]+\b", re.I), "at <ADDR>"),
@@ -183,7 +186,8 @@ def normalise_message(msg: str) -> str:
     chars.
 
     Numbers → ``<N>``, hex and hashes → ``<HEX>``, ``at 0x…`` → ``at <ADDR>``, temp paths →
-    ``<TMP>``, pids → ``<PID>``; whitespace collapsed.
+    ``<TMP>``, other absolute paths → ``<PATH>/<file name>``, pids → ``<PID>``; whitespace
+    collapsed.
     """
     line = message_line(msg)
     for pattern, repl in _MASKS:

@@ -84,6 +84,12 @@ def test_search_terms_without_a_test_id_or_message():
          "FileNotFoundError: [Errno <N>] No such file: '<TMP>'"),
         (r"PermissionError: C:\Users\buildbot\AppData\Local\Temp\tmpab12\x.txt",
          "PermissionError: <TMP>"),
+        ("FileNotFoundError: [Errno 2] No such file or directory: "
+         "'/home/buildbot/buildarea/3.x.cstratak-fedora/build/Lib/data_3.txt'",
+         "FileNotFoundError: [Errno <N>] No such file or directory: '<PATH>/data_3.txt'"),
+        (r"OSError: C:\buildbot\3.x.kloth-win64\build\Lib\x.py is locked",
+         "OSError: <PATH>/x.py is locked"),
+        ("see Lib/test/test_os.py and a/b", "see Lib/test/test_os.py and a/b"),  # relative
         ("Warning -- reap_children() reaped child process 26487",
          "Warning -- reap_children() reaped child process <PID>"),
         ("Kill <WorkerThread #1 running test=test_x pid=123 time=25.0 min> process group",
