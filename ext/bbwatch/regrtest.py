@@ -95,6 +95,9 @@ class TestRun:
     truncated: bool = True
     notes: dict[str, str] = field(default_factory=dict)  # test file -> one-liner detail
     warnings: dict[str, list[str]] = field(default_factory=dict)  # test file -> "Warning --"
+    # When the log stops with no summary: the tests regrtest last said were running (the
+    # "-- running (2): ..." suffix, a heartbeat line, or the sequential test that started).
+    still_running: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -118,6 +121,7 @@ class TestRun:
             "python": self.python,
             "random_seed": self.random_seed,
             "truncated": self.truncated,
+            "still_running": list(self.still_running),
         }
 
     def excerpt(self, test_file: str, max_lines: int = 40) -> str:
@@ -218,8 +222,12 @@ _RESULT = re.compile(
 )
 # A first-run progress line of a passing test, with nothing (ANSI, escapes) to clean first.
 _PASSED = re.compile(
-    r"(?:\d+:\d\d:\d\d )?(?:load avg: [\d.]+ )?\[[ \d/]+\] (test[\w.\-]*) passed(?: \(|$| -- r)"
+    r"(?:\d+:\d\d:\d\d )?(?:load avg: [\d.]+ )?\[[ \d/]+\] (test[\w.\-]*) passed(?: \(\d[^-]*$|$)"
 )
+_HEARTBEAT = re.compile(
+    r"^(?:\d+:\d\d:\d\d )?(?:load avg: [\d.]+ )?running(?: \(\d+\))?: (?P<names>.*)$"
+)
+_RUNNING_NAME = re.compile(r"(test[\w.\-]*) \(")
 _SEQ_START = re.compile(r"^(?P<name>test[\w.\-]*)$")
 _FINAL_RESULT = re.compile(
     r"^(?:Tests result|Result): (?P<state>[A-Z][A-Z ,]*(?: then [A-Z ,]+)?)$"
@@ -351,6 +359,7 @@ class Parser:
         self._inproc_failed = False
         self._final_seen = False
         self._sequential = False  # sequential mode: progress lines name the test starting
+        self._running: list[str] = []  # from the last "-- running (N): ..." or heartbeat
         self._markdown = False
         self._oneliners: dict[str, tuple[str, str, str]] = {}  # test -> (word, exc, traceback)
         # The block being read line by line (None: skipping uninteresting lines fast).
@@ -482,11 +491,16 @@ class Parser:
             if m:
                 self._rerun_one(m.group("name"))
                 return
+        m = _HEARTBEAT.match(stripped)
+        if m:
+            self._running = _RUNNING_NAME.findall(m.group("names"))
+            return
         m = _SECTION_RESULT.match(stripped)
         if m:
             if self._inproc_rerun:
                 self._end_inproc_rerun()
             self.run.result = m.group("state").strip()
+            self._running = []
             if len(self._sections) >= 3:  # only the first and the last ones matter
                 del self._sections[1:-1]
             self._sections.append(_Section(self._rerun))
@@ -529,7 +543,9 @@ class Parser:
             self.run.random_seed = int(m.group("seed"))
 
     def _progress(self, rest: str) -> None:
-        rest = rest.split(" -- running", 1)[0].strip()
+        rest, _, running = rest.partition(" -- running")
+        rest = rest.strip()
+        self._running = _RUNNING_NAME.findall(running)
         self._phase.progress = True
         if self._inproc_rerun:
             self._end_inproc_rerun()
@@ -862,8 +878,10 @@ class Parser:
     def finish(self) -> TestRun:
         if self._block is not None:
             self._end_block()
+        running = list(self._running)
         if self._inproc_rerun:
             # Cut during an in-process re-run: its result is unknown, keep the first run's.
+            running.append(self._inproc_rerun)
             self._inproc_rerun = None
         run = self.run
         first = self._phases[0]
@@ -944,6 +962,10 @@ class Parser:
         run.rerun = sorted(set(rerun_names))
         run.rerun_passed = sorted(t for t in run.rerun if outcomes.get(t) == "passed_on_rerun")
         run.truncated = not self._final_seen
+        if run.truncated:
+            if self._sequential and self._current and self._current not in self._phase.outcomes:
+                running.append(self._current)
+            run.still_running = sorted(set(running))[:100]
         return run
 
 

@@ -339,3 +339,20 @@ def test_binary_stretch_is_skipped_not_fatal() -> None:
     run = parse_stream(io.BytesIO(data))
     assert run.outcomes == {"test_a": "failed", "test_b": "crashed"}
     assert run.result == "FAILURE" and not run.truncated
+
+
+def test_still_running_when_the_log_stops() -> None:
+    text = """\
+0:00:01 load avg: 1.00 [  1/480] test_a passed
+0:00:40 load avg: 1.00 [  2/480] test_b passed (35.0 sec) -- running (2): test_c (39.0 sec), \
+test_d (31.0 sec)
+0:20:00 load avg: 1.00 running (2): test_c (20 min), test_e (30.0 sec)
+"""
+    run = parse_text(text)
+    assert run.truncated and run.still_running == ["test_c", "test_e"]
+    assert parse_text(text + "Result: SUCCESS\n").still_running == []
+
+
+def test_still_running_sequential() -> None:
+    run = parse_text("[1/3] test_a\n[2/3] test_b -- test_a failed\n")
+    assert run.still_running == ["test_b"]

@@ -129,6 +129,8 @@ def render(test_run: TestRun, out: TextIO) -> None:
     if test_run.truncated:
         w("  (no final summary: log truncated or only an excerpt)")
     w("\n")
+    if test_run.still_running:
+        w(f"Log ends while running: {' '.join(test_run.still_running)}\n")
     meta = []
     if test_run.python:
         meta.append(f"Python {test_run.python}")
