@@ -1022,9 +1022,18 @@ def _failure(problem: Any, occ: Any, analysis: Any) -> FailureContext:
     )
 
 
+_SEED = re.compile(r"Using random seed:? (\d+)")
+
+
+def _seed(analysis: Any, buildid: int) -> str:
+    found = _SEED.search(analysis.fleet.test_logs.get(buildid) or "")
+    return found.group(1) if found else ""
+
+
 def context_from_occurrence(problem: Any, occ: Any, analysis: Any) -> TriageContext:
     """One known-failures row (a problem on one builder) as a triage context."""
     ctx = _base_context(occ, analysis.fleet.base_url)
+    ctx.seed = _seed(analysis, occ.latest.buildid)
     ctx.suspects = _suspects(problem)
     ctx.notes = list(getattr(analysis, "notes", ()) or ())
     if problem.group == "infra":
@@ -1073,6 +1082,7 @@ def context_for_build(analysis: Any, builderid: int, number: int) -> TriageConte
     else:
         ctx = _bare_context(analysis, builderid, build)
     ctx.notes = list(getattr(analysis, "notes", ()) or ())
+    ctx.seed = _seed(analysis, build.buildid)
     suspects: dict[str, SuspectChange] = {}
     for p, occ in tests:
         ctx.failures.append(_failure(p, occ, analysis))

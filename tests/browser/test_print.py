@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 from bbwatch.checklist import load_checklists
-from bbwatch.triage import triage_docname
+from bbwatch.commands.triage import standalone_html
+from bbwatch.triage import fill, triage_docname
 from sphinx.testing.util import SphinxTestApp
 
 from tests.conftest import REPO
@@ -56,6 +57,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         app.cleanup()
     assert app.warning.getvalue().strip() == ""
     (Path(app.outdir) / "harness.html").write_text(HARNESS)
+    # What `bbwatch triage --format html` prints, served beside the site.
+    checklists = load_checklists()
+    (Path(app.outdir) / "cli.html").write_text(
+        standalone_html(fill(hostile_context(), checklists), checklists))
     handler = functools.partial(_Quiet, directory=str(app.outdir))
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
@@ -181,3 +186,17 @@ def test_ticks_persist_per_page_and_reset_clears_them(served: str, tmp_path: Pat
     assert not any(seen["other"])  # per checklist: the other one on the page is untouched
     assert seen["reset"] == [False] * steps
     assert seen["after_reset"] == [False] * steps  # reset also cleared the storage
+
+
+def test_cli_html_prints_like_the_site(served: str, tmp_path: Path) -> None:
+    pages = print_pdf(served + "cli.html", tmp_path / "cli.pdf")
+    keep_page1(tmp_path / "cli.pdf", "print-cli-page1")
+    text = flat(" ".join(pages))
+    for name in ("triage", "new-issue", "analysis"):
+        assert load_checklists()[name].title in text
+        for step in load_checklists()[name].steps:
+            assert flat(step.title) in text
+    assert flat(HOSTILE_BUILDER) in text and "Reset this checklist" not in text
+    first = next(i for i, p in enumerate(pages) if "Read the test log" in flat(p))
+    second = next(i for i, p in enumerate(pages) if "File a new issue" in flat(p))
+    assert first == 0 and second > first

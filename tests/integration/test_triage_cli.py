@@ -92,6 +92,12 @@ def test_fail_and_error_are_one_failure_with_both_ids(capsys):
     # The streak started at this build; its blamelist is ranked for the analysis.
     assert data["first_failing"]["number"] == 2 and data["last_good"]["number"] == 1
     assert data["suspects"] and data["suspects"][0]["title"]
+    # Reproduce with the failing run's seed, read from the log header.
+    log = next(p for p in (SNAPSHOT / "test-logs").glob("*.txt")
+               if "test_mean_float" in p.read_text() and "Using random seed" in p.read_text())
+    assert log  # the recorded fleet logs carry regrtest's header
+    reproduce = next(s["text"] for s in data["analysis_steps"] if s["id"] == "reproduce")
+    assert re.search(r"--randseed=\d+ -v test_bbw_calc", reproduce)
 
 
 @pytest.mark.parametrize(("kind", "infra"), [("compile_failure", "compile"),

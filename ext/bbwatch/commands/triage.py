@@ -291,6 +291,7 @@ def standalone_html(triage: Any, checklists: Any) -> str:
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
         f"<style>\nbody {{ font-family: sans-serif; max-width: 52em; margin: 1em auto; "
         f"padding: 0 1em; }}\npre {{ background: #f6f6f6; padding: 0.5em; overflow-x: auto; }}\n"
+        "span.docutils.literal, code { font-family: monospace; background: #f3f3f3; }\n"
         f"{css}\n</style>\n</head>\n<body>\n<main>\n{fragment}\n</main>\n"
         f"<script>\n{script}\n</script>\n</body>\n</html>\n"
     )

@@ -454,7 +454,8 @@ def tracker_links(app: Sphinx) -> TrackerLinks:
     tracker = dict(getattr(app.config, "bbwatch_tracker", {}) or {})
     labels = tracker.get("labels")
     return TrackerLinks(
-        repo=str(tracker.get("repo") or TrackerLinks.repo),
+        # Same key as the live pages' tracker: {"github": "owner/repo"} (else CPython's).
+        repo=str(tracker.get("github") or tracker.get("repo") or TrackerLinks.repo),
         web_url=str(tracker.get("web_url") or TrackerLinks.web_url),
         labels=tuple(labels) if isinstance(labels, list | tuple) else TrackerLinks.labels,
     )
