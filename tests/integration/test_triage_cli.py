@@ -224,10 +224,10 @@ def test_progress_rewrites_one_line_on_a_terminal():
 def test_real_fleet(fleet: Any, kind: str, tmp_path: Path) -> None:
     scenario = BY_KIND[kind]
     base = fleet.url if fleet.url.endswith("/") else fleet.url + "/"
-    builders = json.loads(subprocess.run(
-        ["curl", "-s", f"{base}api/v2/builders"], capture_output=True, text=True,
-        timeout=30).stdout or "{}").get("builders", [])
-    ids = {b["name"]: b["builderid"] for b in builders}
+    from bbwatch.buildbot import BuildbotClient
+
+    with BuildbotClient(base) as client:
+        ids = {b.name: b.builderid for b in client.builders()}
     url = f"{base}#/builders/{ids[scenario.builder]}/builds/{scenario.build}"
     done = subprocess.run(
         [sys.executable, "-m", "bbwatch", "triage", url, "--tracker", "none", "--format",
