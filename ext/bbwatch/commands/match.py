@@ -245,6 +245,8 @@ def _print_human(report: dict[str, Any]) -> None:
             print(f"  tracker: {_clean(f['tracker_note'])}", file=out)
         if not f["candidates"]:
             print("  no candidate issue: file one with the suggested title", file=out)
+        if f["classification"] == "new":
+            print(f"  search it yourself: {f['search_url']}", file=out)
         for c in f["candidates"]:
             print(f"  #{c['number']:<7} {c['confidence']:.2f}  {c['state']:<6}  "
                   f"{_clean(c['title'])}", file=out)
