@@ -221,6 +221,7 @@ class FlakyRow:
     stats: list[FlipStats]
     last_flake: Build
     issue: IssueLink | None = None
+    test_ids: tuple[str, ...] = ()  # the test methods seen failing before passing
 
     @property
     def rate(self) -> float:
@@ -377,7 +378,7 @@ def parse_log(text: str, ran: bool) -> ParsedLog:
     flaky = set(run.rerun_passed) - failed
     ids: dict[str, list[str]] = {}
     for case in run.cases:
-        if case.test_file in failed and case.test_id:
+        if case.test_file in failed | flaky and case.test_id:
             found = ids.setdefault(case.test_file, [])
             if case.test_id not in found:
                 found.append(case.test_id)
@@ -762,6 +763,9 @@ def _flaky(fleet: FleetData, tests: dict[int, BuildTests], registry, tracker) ->
         ]
         considered = [s for s in stats if s.builderid in {b.builderid for b in builders}]
         last = max((e.build for e in evidence), key=lambda b: (_when(b, end=True) or 0))
+        ids: dict[str, None] = {}
+        for e in evidence:
+            ids.update(dict.fromkeys(tests[e.build.buildid].test_ids.get(test_file, ())))
         row = FlakyRow(
             test_file=test_file,
             runs=sum(s.runs for s in considered),
@@ -771,11 +775,12 @@ def _flaky(fleet: FleetData, tests: dict[int, BuildTests], registry, tracker) ->
             evidence=evidence,
             stats=considered,
             last_flake=last,
+            test_ids=tuple(ids),
         )
         if (registry is not None or tracker is not None) and builders:
             probe = Problem(key=f"flaky:{test_file}", group="test", kind="test",
                             title=test_file, test_file=test_file, occurrences=[])
-            occ = _occurrence(fleet, builders[0], last, None, test_file, (), "")
+            occ = _occurrence(fleet, builders[0], last, None, test_file, row.test_ids, "")
             _verdict, links, _note = _match(probe, occ, registry, tracker, rerun=True)
             row.issue = links[0] if links else None
         rows.append(row)

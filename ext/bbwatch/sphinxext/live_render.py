@@ -406,8 +406,14 @@ def _flaky_row(row: FlakyRow, analysis: Analysis) -> list[nodes.Node]:
     for kind, n in kinds.items():
         evidence += nodes.list_item("", para(f"{words.get(kind, kind)}: {n}"))
     issue = para(link(row.issue.title, row.issue.url)) if row.issue else para("none")
+    test = nodes.container("", para(nodes.literal(row.test_file, row.test_file)))
+    if row.test_ids:
+        ids = nodes.bullet_list(classes=["bbwatch-test-ids"])
+        for test_id in row.test_ids[:5]:
+            ids += nodes.list_item("", para(test_id))
+        test += ids
     return [
-        para(nodes.literal(row.test_file, row.test_file)),
+        test,
         para(f"{row.rate:.0%}", f" ({row.flips} flips)"),
         para(str(row.runs)),
         _build_ref(row.last_flake, analysis),
