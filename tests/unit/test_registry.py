@@ -195,6 +195,8 @@ def test_broken_registry_is_a_warning_naming_file_and_line(built):
     assert re.search(r"broken\.toml:13: entry 2 \(#2\): 'message' is not a valid regular "
                      r"expression.*\[bbwatch\.data\]", warnings), warnings
     assert "index" not in warnings.split("broken.rst")[0]  # the good page warns about nothing
+    assert re.search(r"badkind\.rst:\d+: ERROR: .*expected kinds among flaky, failing, "
+                     r"infra, got 'flakey'", warnings, re.S), warnings
     html = (built.outdir / "broken.html").read_text()
     assert "The known issues registry cannot be shown" in html
     assert "Traceback" not in html
