@@ -285,7 +285,11 @@ class GitHubTracker:
         if resp.headers.get("X-RateLimit-Remaining") == "0":
             reset = _number(resp.headers.get("X-RateLimit-Reset"))
             return max(reset - time.time(), 0.0) if reset is not None else 60.0
-        return 60.0 if resp.status_code == 429 else None
+        # a secondary rate limit may come with neither header, only its message: GitHub
+        # asks for at least a minute; any other 403 is a permission problem (no retry)
+        if resp.status_code == 429 or "rate limit" in resp.text[:2000].lower():
+            return 60.0
+        return None
 
     def _parse(self, data: Any) -> list[Issue]:
         if not isinstance(data, dict) or not isinstance(data.get("items"), list):

@@ -194,6 +194,19 @@ def test_last_search_of_the_quota_blocks_the_next_one(gh):
     assert len(gh.requests) == asked
 
 
+def test_secondary_rate_limit_without_headers_waits_a_minute(gh):
+    gh.fail_next(403, body='{"message": "You have exceeded a secondary rate limit."}',
+                 headers={"X-RateLimit-Remaining": "12"})
+    waits: list[float] = []
+    tracker = tracker_for(gh, sleep=waits.append, max_wait=120)
+    assert tracker.search("test_os")
+    assert waits == [60.0]
+    gh.fail_next(403, body='{"message": "You have exceeded a secondary rate limit."}',
+                 headers={"X-RateLimit-Remaining": "12"})
+    with pytest.raises(TrackerError, match="retry in 60 s"):
+        tracker_for(gh, max_wait=10).search("test_os")
+
+
 def test_plain_403_is_a_refusal_not_a_wait(gh):
     gh.fail_next(403, body='{"message": "Forbidden"}')
     with pytest.raises(TrackerError, match=r"refused the search \(403\)"):
