@@ -25,7 +25,7 @@ class WarningType(enum.StrEnum):
 @dataclass(frozen=True)
 class BBWatchConfig:
     buildbot_url: str = DEFAULT_BUILDBOT_URL
-    tracker: dict[str, object] = field(default_factory=dict)
+    tracker: dict[str, object] = field(default_factory=dict)  # {"file": PATH} or {"github": "o/r"}
     cache_dir: str | None = None  # None: <outdir>/../.bbwatch-cache
     history: int = 20
     branches: tuple[str, ...] = ()
