@@ -94,6 +94,7 @@ def test_human_report_and_escaped_terminal_output(capsys, files):
     assert "suggested title: test_bb_fail: FailTests.test_assert fails on AMD64 Debian 3.x" in out
     assert "#101" in out and "title contains `FailTests.test_assert`; issue is open" in out
     assert "closed — maybe reopen" in out
+    assert "comment on it: https://github.com/python/cpython/issues/101#new_comment_field" in out
     assert ("search it yourself: https://github.com/python/cpython/issues?q=is%3Aissue+"
             "in%3Atitle+test_abort") in out
     assert "\x1b" not in out  # an issue title cannot drive the terminal

@@ -247,6 +247,9 @@ def _print_human(report: dict[str, Any]) -> None:
             print("  no candidate issue: file one with the suggested title", file=out)
         if f["classification"] == "new":
             print(f"  search it yourself: {f['search_url']}", file=out)
+        elif f["candidates"] and f["candidates"][0].get("comment_url"):
+            # the procedure: say on the issue that it happened again, with the build link
+            print(f"  comment on it: {_clean(f['candidates'][0]['comment_url'])}", file=out)
         for c in f["candidates"]:
             print(f"  #{c['number']:<7} {c['confidence']:.2f}  {c['state']:<6}  "
                   f"{_clean(c['title'])}", file=out)
