@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from bbwatch.regrtest import BAD_OUTCOMES, TestRun, parse_file
+from bbwatch.regrtest import BAD_OUTCOMES, TestRun, parse_file, parse_text
 
 SAMPLES = Path(__file__).parent / "samples" / "regrtest"
 
@@ -277,3 +277,16 @@ def test_excerpts_are_capped_and_never_the_env_dump(runs: dict[str, TestRun], na
         assert text.strip(), test_file
         assert len(text.splitlines()) <= 15
         assert "environ({" not in text and "== CPython" not in text
+
+
+@pytest.mark.parametrize("version", ["38", "313"])
+def test_slow_test_heartbeat(runs: dict[str, TestRun], version: str) -> None:
+    run = runs[f"real-{version}-slow"]
+    assert run.outcomes == {"test_bb_ok": "passed", "test_bb_fail": "failed",
+                            "test_bb_slow": "passed"}
+    assert run.still_running == [] and not run.truncated
+    # The same log cut right after the heartbeat: the slow test is the one still running.
+    text = (SAMPLES / f"real-{version}-slow.log").read_text()
+    heartbeat = next(line for line in text.splitlines() if " running" in line)
+    cut = parse_text(text[: text.index(heartbeat) + len(heartbeat)])
+    assert cut.truncated and cut.still_running == ["test_bb_slow"]

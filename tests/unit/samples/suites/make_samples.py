@@ -18,7 +18,8 @@ HERE = Path(__file__).resolve().parent
 SUITE = HERE / "bb"
 OUT = HERE.parent / "regrtest"
 VERSIONS = ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13")
-ALL = [p.stem for p in sorted(SUITE.glob("test_bb_*.py"))]
+SLOW = "test_bb_slow"  # 32 s: only in the "slow" runs
+ALL = [p.stem for p in sorted(SUITE.glob("test_bb_*.py")) if p.stem != SLOW]
 
 
 def interpreter(version: str) -> str | None:
@@ -65,6 +66,12 @@ def main() -> int:
         run(python, [*buildbot_args(version), "--randseed=42", *ALL], f"real-{tag}-full")
         run(python, [*buildbot_args(version), "--randseed=7", "test_bb_flaky", "test_bb_ok"],
             f"real-{tag}-flaky")
+    # Heartbeats and "-- running" suffixes need a test slower than 30 s: one old, one new format.
+    for version in ("3.8", "3.13"):
+        python = interpreter(version)
+        if python is not None:
+            run(python, [*buildbot_args(version).copy(), "--timeout=60", "--randseed=3", SLOW,
+                         "test_bb_ok", "test_bb_fail"], f"real-{version.replace('.', '')}-slow")
     # Sequential mode (progress line names the previous test's result) and an in-process crash.
     py311 = interpreter("3.11") or sys.executable
     run(py311, ["-W", "--timeout=5", "test_bb_fail", "test_bb_ok", "test_bb_sub",
