@@ -176,3 +176,18 @@ def _empty(tmp_path: Path) -> Path:
     path = tmp_path / "empty.toml"
     path.write_text("")
     return path
+
+
+def test_new_issue_body_fences_the_excerpt_safely():
+    from bbwatch.commands.match import _issue_body
+    from bbwatch.matching import Failure
+
+    class Run:
+        def excerpt(self, test_file: str) -> str:
+            return "FAIL: x\n```\nnot the end\n````"
+
+    body = _issue_body(Run(), Failure("test_x", "test_x.T.test_a", "AMD64 Debian 3.x"),
+                       "http://127.0.0.1:8010/#/builders/4/builds/2")
+    assert body.splitlines()[0] == ("`test_x.T.test_a` failed on AMD64 Debian 3.x: "
+                                    "http://127.0.0.1:8010/#/builders/4/builds/2")
+    assert body.splitlines()[2] == "`````" and body.splitlines()[-1] == "`````"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import unicodedata
 from dataclasses import dataclass
@@ -146,7 +147,10 @@ def _issue_body(run: Any, failure: Any, build_url: str | None) -> str:
              + (f": {build_url}" if build_url else "."), ""]
     excerpt = run.excerpt(failure.test_file) if hasattr(run, "excerpt") else ""
     if excerpt:
-        lines += ["```", excerpt, "```"]
+        # a fence longer than any backtick run inside, so a pasted log cannot close it
+        longest = max((len(run) for run in re.findall(r"`+", excerpt)), default=0)
+        fence = "`" * max(3, longest + 1)
+        lines += [fence, excerpt, fence]
     return "\n".join(lines)
 
 
