@@ -15,22 +15,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from bbwatch import analysis
 from bbwatch.checklist import load_checklists
+from bbwatch.mdescape import code_span, fenced, fill_markdown, md_escape
 from bbwatch.models import Build, Builder, Change, FleetData, Result, Step, Worker
-from bbwatch.triage import (
-    MAX_NEW_ISSUE_URL,
-    TrackerLinks,
-    code_span,
-    context_for_build,
-    contexts_from_analysis,
-    fenced,
-    fill,
-    fill_markdown,
-    md_escape,
-    to_json,
-    to_markdown,
-    to_text,
-    triage_docname,
-)
+from bbwatch.triage import MAX_NEW_ISSUE_URL, TrackerLinks, fill, triage_docname
+from bbwatch.triage_analysis import context_for_build, contexts_from_analysis
+from bbwatch.triage_render import to_json, to_markdown, to_text
 from markdown_it import MarkdownIt
 
 from tests.triage_samples import (

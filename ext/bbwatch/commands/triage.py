@@ -114,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
         fleet, build = _fetch(client, ref, args.history, progress)
         progress.phase("matching known issues")
         from bbwatch.analysis import analyse
-        from bbwatch.triage import add_candidates, context_for_build, fill
+        from bbwatch.triage import fill
+        from bbwatch.triage_analysis import add_candidates, context_for_build
 
         analysis = analyse(fleet, registry=registry, tracker=tracker)
         ctx = context_for_build(analysis, build.builderid, build.number)
@@ -236,7 +237,7 @@ def _needs_log(build: Any) -> bool:
 
 # -- output ------------------------------------------------------------------------------------
 def render(triage: Any, checklists: Any, fmt: str) -> str:
-    from bbwatch.triage import to_json, to_markdown, to_text
+    from bbwatch.triage_render import to_json, to_markdown, to_text
 
     if fmt == "json":
         return json.dumps(to_json(triage), indent=2, ensure_ascii=False) + "\n"

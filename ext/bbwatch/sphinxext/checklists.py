@@ -31,6 +31,7 @@ from bbwatch.checklist import (
     default_dir,
     load_checklists,
 )
+from bbwatch.mdescape import url_target
 from bbwatch.sphinxext.config import WarningType
 from bbwatch.triage import (
     Candidate,
@@ -42,7 +43,6 @@ from bbwatch.triage import (
     TriageContext,
     fill,
     triage_docname,
-    url_target,
 )
 
 logger = logging.getLogger(__name__)
@@ -467,7 +467,7 @@ def triage_contexts(app: Sphinx) -> list[tuple[str, TriageContext]]:
     found: dict[str, TriageContext] = {}
     analysis = _analysis(app)
     if analysis is not None:
-        from bbwatch.triage import contexts_from_analysis
+        from bbwatch.triage_analysis import contexts_from_analysis
 
         for docname, ctx in contexts_from_analysis(analysis):
             found.setdefault(docname, ctx)

@@ -1,0 +1,302 @@
+"""Triage contexts from the fleet analysis (``bbwatch.analysis.Analysis``): one per
+known-failures row for the site's per-failure pages, one per build for ``bbwatch triage``."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bbwatch.triage import (
+    KNOWN_CONFIDENCE,
+    BuildLink,
+    Candidate,
+    FailureContext,
+    SuspectChange,
+    TriageContext,
+    matching_failure,
+)
+
+_ERROR_LINE = re.compile(
+    r"^\s*((?:[\w.]+(?:Error|Exception|Failure|Warning|Exit|Interrupt)\b.*)"
+    r"|Fatal Python error:.*|Timeout \(.*|.*\btimed out\b.*|.*No space left on device.*)$"
+)
+_ISSUE_NUMBER = re.compile(r"/(?:issues|pull)/(\d+)(?:[/#?].*)?$")
+
+
+def error_line(excerpt: str) -> str:
+    """The most telling line of a log excerpt: the last exception line, else the last line."""
+    lines = [ln for ln in (excerpt or "").splitlines() if ln.strip() and ln.strip() != "[...]"]
+    for line in reversed(lines):
+        if _ERROR_LINE.match(line):
+            return line.strip()
+    return lines[-1].strip() if lines else ""
+
+
+def _candidates(problem: Any) -> tuple[Candidate, ...]:
+    out = []
+    for link in getattr(problem, "issues", ()) or ():
+        url = link.url or ""
+        found = _ISSUE_NUMBER.search(url)
+        state = "closed" if "closed" in (link.reason or "") else "open"
+        number = int(found.group(1)) if found else None
+        title = re.sub(rf"^#{number}:\s*", "", link.title) if number else link.title
+        # The analysis links issues only for failures it calls known: confident by definition.
+        out.append(Candidate(title, url, number, state, link.reason or "", KNOWN_CONFIDENCE,
+                             link.source))
+    return tuple(out)
+
+
+def add_candidates(ctx: TriageContext, tracker: Any, registry: Any = None) -> None:
+    """Fill each failure's candidates with every match the matcher finds, weak ones included
+    (the analysis keeps only confident ones for the known-failures page; a watcher deciding
+    between "comment" and "file" wants to see the rest). ``tracker`` is the network edge."""
+    from bbwatch.matching import rank
+    from bbwatch.tracker import search_candidates
+
+    for f in ctx.failures:
+        failure = matching_failure(ctx, f, f.test_ids[0] if f.test_ids else "")
+        issues, note = search_candidates(tracker, failure) if tracker is not None else ([], None)
+        if note and note not in ctx.notes:
+            ctx.notes.append(note)
+        known = {c.number for c in f.candidates if c.number}
+        extra = [
+            Candidate(m.issue.title, m.issue.url, m.issue.number, m.issue.state, m.reason,
+                      m.confidence, m.source)
+            for m in rank(failure, issues, registry)
+            if m.issue.number not in known
+        ]
+        f.candidates = (*f.candidates, *extra)
+
+
+def _suspects(problem: Any) -> list[SuspectChange]:
+    return [
+        SuspectChange(s.change.title, s.change.revision or "", s.change.author,
+                      s.change.revlink or "", s.reason, s.score)
+        for s in getattr(problem, "suspects", ()) or ()
+    ]
+
+
+def _links(occ: Any, base_url: str) -> tuple[BuildLink | None, BuildLink | None]:
+    from bbwatch.analysis import build_url
+
+    bid = occ.builder.builderid
+    first = occ.first_failing
+    first_link = BuildLink(first.number, build_url(base_url, bid, first.number))
+    good = occ.streak.last_good if occ.streak else None
+    good_link = BuildLink(good.number, build_url(base_url, bid, good.number)) if good else None
+    return first_link, good_link
+
+
+def _log_url(base_url: str, occ: Any, step: str = "test") -> str:
+    try:
+        from bbwatch.buildbot import log_url
+    except ImportError:  # pragma: no cover
+        return occ.build_url
+    names = [s.name for s in occ.latest.steps]
+    if step not in names:
+        failed = [s for s in occ.latest.steps if s.result is not None and s.result.is_bad]
+        if not failed:
+            return occ.build_url
+        step = failed[0].name
+    return log_url(base_url, occ.builder.builderid, occ.latest.number, step)
+
+
+def _base_context(occ: Any, base_url: str) -> TriageContext:
+    first, good = _links(occ, base_url)
+    result = occ.latest.result.word if occ.latest.result is not None else "unknown"
+    worker = occ.worker
+    return TriageContext(
+        build_url=occ.build_url,
+        builder=occ.builder.name,
+        build_number=occ.latest.number,
+        result=result,
+        branch=occ.branch or "",
+        revision=occ.latest.revision or "",
+        worker=worker.name if worker else "",
+        owner=(worker.admin or "") if worker else "",
+        builder_url=occ.builder_url,
+        log_url=_log_url(base_url, occ),
+        first_failing=first,
+        last_good=good,
+    )
+
+
+_OUTCOMES: dict[int, dict[str, tuple[str, str]]] = {}
+_IDS: dict[int, dict[str, tuple[str, ...]]] = {}
+
+
+def _outcomes(analysis: Any, buildid: int) -> dict[str, tuple[str, str]]:
+    """test file -> (kind, first error message) from the build's test log, parsed once."""
+    log = analysis.fleet.test_logs.get(buildid)
+    if not log:
+        return {}
+    key = hash((buildid, len(log), log[-200:]))
+    if key not in _OUTCOMES:
+        from bbwatch import regrtest
+        from bbwatch.matching import failures_from_run
+
+        found: dict[str, tuple[str, str]] = {}
+        ids: dict[str, tuple[str, ...]] = {}
+        for f in failures_from_run(regrtest.parse_text(log)):
+            if f.test_id and f.test_id not in ids.get(f.test_file, ()):
+                ids[f.test_file] = (*ids.get(f.test_file, ()), f.test_id)
+            kind = "flaky" if f.passed_on_rerun else f.kind
+            prev = found.get(f.test_file)
+            # The strongest outcome wins: a crash or timeout says more than one failed case.
+            if prev is None or (prev[0] in ("failed", "flaky") and kind not in ("failed",
+                                                                                 "flaky")):
+                found[f.test_file] = (kind, f.message or (prev[1] if prev else ""))
+        if len(_OUTCOMES) > 256:
+            _OUTCOMES.clear()
+            _IDS.clear()
+        _OUTCOMES[key] = found
+        _IDS[key] = ids
+    return _OUTCOMES[key]
+
+
+def _run_ids(analysis: Any, buildid: int, test_file: str) -> tuple[str, ...]:
+    _outcomes(analysis, buildid)
+    log = analysis.fleet.test_logs.get(buildid) or ""
+    return _IDS.get(hash((buildid, len(log), log[-200:])), {}).get(test_file, ())
+
+
+def _failure(problem: Any, occ: Any, analysis: Any) -> FailureContext:
+    tests = analysis.tests.get(occ.latest.buildid)
+    status = tests.status(problem.test_file) if tests is not None else None
+    kind, message = _outcomes(analysis, occ.latest.buildid).get(problem.test_file, ("", ""))
+    if status == "flaky":
+        kind = "flaky"
+    return FailureContext(
+        test_file=problem.test_file,
+        test_ids=tuple(occ.test_ids),
+        kind=kind or "failed",
+        message=message or error_line(occ.excerpt),
+        excerpt=occ.excerpt,
+        candidates=_candidates(problem),
+        passed_on_rerun=kind == "flaky",
+    )
+
+
+_SEED = re.compile(r"Using random seed:? (\d+)")
+
+
+def _seed(analysis: Any, buildid: int) -> str:
+    found = _SEED.search(analysis.fleet.test_logs.get(buildid) or "")
+    return found.group(1) if found else ""
+
+
+def context_from_occurrence(problem: Any, occ: Any, analysis: Any) -> TriageContext:
+    """One known-failures row (a problem on one builder) as a triage context."""
+    ctx = _base_context(occ, analysis.fleet.base_url)
+    ctx.seed = _seed(analysis, occ.latest.buildid)
+    ctx.suspects = _suspects(problem)
+    ctx.notes = list(getattr(analysis, "notes", ()) or ())
+    if problem.group == "infra":
+        ctx.infra = problem.kind
+        ctx.excerpt = occ.excerpt
+    elif problem.test_file:
+        ctx.failures = [_failure(problem, occ, analysis)]
+    return ctx
+
+
+def contexts_from_analysis(analysis: Any) -> list[tuple[str, TriageContext]]:
+    """(docname, context) for every known-failures row: the site's per-failure pages."""
+    out: list[tuple[str, TriageContext]] = []
+    seen: set[str] = set()
+    for problem in analysis.problems:
+        for p in [problem, *getattr(problem, "children", ())]:
+            if p.group == "mass":
+                continue
+            for occ in p.occurrences:
+                if occ.triage_docname in seen:
+                    continue
+                seen.add(occ.triage_docname)
+                out.append((occ.triage_docname, context_from_occurrence(p, occ, analysis)))
+    return out
+
+
+def context_for_build(analysis: Any, builderid: int, number: int) -> TriageContext | None:
+    """Every problem of one build merged into one context (the CLI's view of a build), or None
+    when the analysis does not hold that build."""
+    builds = analysis.fleet.builds.get(builderid, [])
+    build = next((b for b in builds if b.number == number), None)
+    if build is None:
+        return None
+    occurrences = [
+        (p, occ)
+        for problem in analysis.problems
+        for p in [problem, *getattr(problem, "children", ())]
+        if p.group != "mass"
+        for occ in p.occurrences
+        if occ.builder.builderid == builderid and occ.latest.number == number
+    ]
+    tests = [(p, o) for p, o in occurrences if p.group == "test" and p.test_file]
+    infra = [(p, o) for p, o in occurrences if p.group == "infra"]
+    if occurrences:
+        ctx = _base_context(occurrences[0][1], analysis.fleet.base_url)
+    else:
+        ctx = _bare_context(analysis, builderid, build)
+    ctx.notes = list(getattr(analysis, "notes", ()) or ())
+    ctx.seed = _seed(analysis, build.buildid)
+    suspects: dict[str, SuspectChange] = {}
+    for p, occ in tests:
+        ctx.failures.append(_failure(p, occ, analysis))
+        for s in _suspects(p):
+            suspects.setdefault(s.revision or s.title, s)
+    if infra and not tests:
+        p, occ = infra[0]
+        ctx.infra = p.kind
+        ctx.excerpt = occ.excerpt
+    _add_flaky(ctx, analysis, build)
+    ctx.suspects = sorted(suspects.values(), key=lambda s: -s.score)
+    return ctx
+
+
+def _bare_context(analysis: Any, builderid: int, build: Any) -> TriageContext:
+    from bbwatch.analysis import branch_of, build_url, builder_url
+
+    fleet = analysis.fleet
+    builder = fleet.builder(builderid)
+    worker = fleet.worker_for(builderid)
+    name = builder.name if builder else str(builderid)
+    return TriageContext(
+        build_url=build_url(fleet.base_url, builderid, build.number),
+        builder=name,
+        build_number=build.number,
+        result=build.result.word if build.result is not None else "running",
+        branch=branch_of(builder) if builder else "",
+        revision=build.revision or "",
+        worker=worker.name if worker else "",
+        owner=(worker.admin or "") if worker else "",
+        builder_url=builder_url(fleet.base_url, builderid),
+    )
+
+
+def _add_flaky(ctx: TriageContext, analysis: Any, build: Any) -> None:
+    """Tests that failed then passed on re-run make a build orange, not red: triage them too."""
+    tests = analysis.tests.get(build.buildid)
+    if tests is None:
+        return
+    have = {f.test_file for f in ctx.failures}
+    log = analysis.fleet.test_logs.get(build.buildid, "")
+    outcomes = _outcomes(analysis, build.buildid)
+    for test_file in sorted(tests.flaky - have):
+        excerpt = _excerpt_of(log, test_file)
+        ctx.failures.append(FailureContext(
+            test_file=test_file,
+            test_ids=tuple(tests.test_ids.get(test_file, ()))
+            or _run_ids(analysis, build.buildid, test_file),
+            kind="flaky",
+            message=outcomes.get(test_file, ("", ""))[1] or error_line(excerpt),
+            excerpt=excerpt,
+            passed_on_rerun=True,
+        ))
+
+
+def _excerpt_of(log: str, test_file: str) -> str:
+    if not log:
+        return ""
+    from bbwatch.analysis import parse_log
+
+    parsed = parse_log(log, True)
+    return parsed.excerpts.get(test_file) or parsed.tail
