@@ -54,10 +54,10 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/"
 
 
-def make(out: Path, url: str, *, fresh: bool = True, parallel: int = 0,
+def make(out: Path, url: str, *, fresh: bool = True, parallel: int = 0, builder: str = "html",
          **conf: Any) -> SphinxTestApp:
     overrides = {"bbwatch_buildbot_url": url, "bbwatch_cache_dir": str(out / "cache"), **conf}
-    return SphinxTestApp("html", srcdir=ROOT, builddir=out / "build", freshenv=fresh,
+    return SphinxTestApp(builder, srcdir=ROOT, builddir=out / "build", freshenv=fresh,
                          confoverrides=overrides, status=StringIO(), warning=StringIO(),
                          parallel=parallel)
 
@@ -222,6 +222,17 @@ def test_rebuild_with_unchanged_data_succeeds(tmp_path):
     app, _html, _warnings = build(tmp_path, "http://127.0.0.1:9/", fresh=False,
                                   bbwatch_snapshot=snapshot)
     assert app.statuscode == 0
+
+
+def test_linkcheck_does_not_fetch_live_data(master, tmp_path):
+    before = sum(master.counts.values())
+    app = make(tmp_path, master.url, builder="linkcheck")
+    try:
+        app.build()
+    finally:
+        app.cleanup()
+    assert sum(master.counts.values()) == before
+    assert "bbwatch" not in app.warning.getvalue()
 
 
 def test_offline_mode_makes_no_request_and_no_warning(master, tmp_path):

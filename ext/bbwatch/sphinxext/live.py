@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 LAST_FLEET = "live-last-fleet.json"  # the last good fetch, shown when the master is down
 STATIC = Path(__file__).parent / "static"
+NO_FETCH_BUILDERS = ("linkcheck", "dummy")
 
 
 class live_block(nodes.General, nodes.Element):  # noqa: N801 (docutils node naming)
@@ -257,7 +258,8 @@ def _builder_inited(app: Sphinx) -> None:
     if app.builder.format == "html":
         app.config.html_static_path.append(str(STATIC))
         app.add_css_file("bbwatch.css")
-    if cfg.offline:
+    # linkcheck/dummy only check the sources: live data would be a pointless network call
+    if cfg.offline or app.builder.name in NO_FETCH_BUILDERS:
         app.bbwatch_live = LiveState(None, offline=True, digest="offline")
         app.bbwatch_analysis = None
         return
