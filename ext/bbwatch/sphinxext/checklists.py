@@ -96,7 +96,7 @@ def visit_checkbox_text(self: Any, node: checklist_checkbox) -> None:
 
 
 def visit_checkbox_latex(self: Any, node: checklist_checkbox) -> None:
-    self.body.append(r"$\square$ ")
+    self.body.append(r"\framebox[1.6ex]{\rule{0pt}{1.2ex}}\ ")
     raise nodes.SkipNode
 
 
