@@ -103,6 +103,7 @@ def test_payloads_appear_literally(pages: dict[str, Page]) -> None:
     status, failures = pages["status.html"].all_text, pages["failures.html"].all_text
     assert f"AMD64 {hostile.SCRIPT} 3.x" in status
     assert f"ARM64 {hostile.IMG} {hostile.JS_URL} 3.x" in status
+    assert hostile.worker_name(1) in status and hostile.worker_name(2) in status
     assert hostile.TEST_ID in failures
     assert hostile.AUTHOR in failures  # the suspect change's author
     assert "gh-666: " + hostile.IMG in failures  # the commit title
