@@ -60,7 +60,8 @@ class Leak:
 class Timeout:
     test_file: str | None  # None when neither a progress line nor the dump names it
     message: str  # "Timeout (0:20:00)!" or "timed out (20 min)"
-    kind: str = "faulthandler"  # "faulthandler" (dump in the log) | "worker" (killed by regrtest)
+    # "faulthandler" (dump in the log) | "worker" (killed by regrtest) | "buildbot" (step killed)
+    kind: str = "faulthandler"
     rerun: bool = False
     detail: str = ""  # head of the thread dump
 
@@ -370,6 +371,7 @@ class Parser:
         self._case_chars = 0
         self._case_started_tb = False
         self._case_prev_indented = False
+        self._case_group_exc: str | None = None
         self._list_key: str | None = None
         self._dump: Timeout | Crash | None = None
         self._dump_lines: list[str] = []
@@ -521,6 +523,9 @@ class Parser:
             if m:
                 self._leak(m)
                 return
+        if stripped.startswith("command timed out: "):
+            self._buildbot_timeout(stripped)
+            return
         m = _TIMEOUT.search(stripped)
         if m:
             self._start_dump(Timeout(self._current, m.group(0), "faulthandler", self._rerun),
@@ -639,6 +644,24 @@ class Parser:
         elif word == "crashed" and message:
             self._add_crash(Crash(name, message, "uncaught_exception", rerun=self._rerun))
 
+    def _running_now(self) -> list[str]:
+        """The tests running at this point of the log, as far as it says."""
+        running = list(self._running)
+        if self._inproc_rerun:
+            running.append(self._inproc_rerun)
+        if self._sequential and self._current and self._current not in self._phase.outcomes:
+            running.append(self._current)
+        return sorted(set(running))
+
+    def _buildbot_timeout(self, stripped: str) -> None:
+        """Buildbot killed the step: "command timed out: 1200 seconds without output ..."."""
+        message = stripped.split(" running ", 1)[0].split(", attempting", 1)[0][:200]
+        running = self._running_now()
+        test_file = running[0] if len(running) == 1 else None
+        self._add_timeout(Timeout(test_file, message, "buildbot", self._rerun))
+        if test_file and self._phase.outcomes.get(test_file) in (None, "crashed", "failed"):
+            self._phase.outcomes[test_file] = "timed_out"
+
     def _warning(self, stripped: str) -> None:
         """Keep the first few ``Warning --`` lines per test: they explain "env changed"."""
         text = stripped[stripped.index("Warning -- "):]
@@ -674,6 +697,7 @@ class Parser:
         self._case_tb, self._case_chars = [], 0
         self._case_started_tb = False
         self._case_prev_indented = False
+        self._case_group_exc = None
         self._block, self._block_lines = "case", 0
         if self._inproc_rerun:
             self._inproc_failed = True
@@ -739,6 +763,11 @@ class Parser:
         if (not indented and self._case_prev_indented and _EXC_LINE.match(stripped)
                 and not stripped.startswith(_NOT_EXCEPTIONS)):
             case.exception = stripped
+        elif indented and self._case_group_exc is None and stripped.startswith("| "):
+            # 3.11+ exception groups draw the whole traceback indented behind "|".
+            inner = stripped[2:].strip()
+            if ":" in inner and _EXC_LINE.match(inner) and not inner.startswith(_NOT_EXCEPTIONS):
+                self._case_group_exc = inner
         self._case_prev_indented = indented
         if len(self._case_tb) < MAX_TRACEBACK_LINES and self._case_chars < MAX_TRACEBACK_CHARS:
             self._case_tb.append(line.rstrip())
@@ -818,6 +847,8 @@ class Parser:
         if block == "case" and self._case is not None:
             case = self._case
             case.traceback = "\n".join(self._case_tb).strip("\n")
+            if case.exception is None:
+                case.exception = self._case_group_exc
             if len(self.run.cases) < MAX_CASES:
                 self.run.cases.append(case)
             self._case = None
@@ -878,10 +909,9 @@ class Parser:
     def finish(self) -> TestRun:
         if self._block is not None:
             self._end_block()
-        running = list(self._running)
+        running = self._running_now()
         if self._inproc_rerun:
             # Cut during an in-process re-run: its result is unknown, keep the first run's.
-            running.append(self._inproc_rerun)
             self._inproc_rerun = None
         run = self.run
         first = self._phases[0]
@@ -963,9 +993,7 @@ class Parser:
         run.rerun_passed = sorted(t for t in run.rerun if outcomes.get(t) == "passed_on_rerun")
         run.truncated = not self._final_seen
         if run.truncated:
-            if self._sequential and self._current and self._current not in self._phase.outcomes:
-                running.append(self._current)
-            run.still_running = sorted(set(running))[:100]
+            run.still_running = running[:100]
         return run
 
 

@@ -356,3 +356,35 @@ test_d (31.0 sec)
 def test_still_running_sequential() -> None:
     run = parse_text("[1/3] test_a\n[2/3] test_b -- test_a failed\n")
     assert run.still_running == ["test_b"]
+
+
+def test_buildbot_step_timeout_names_the_running_test() -> None:
+    text = """\
+0:00:40 load avg: 1.00 [479/480] test_b passed (35.0 sec) -- running (1): test_zz (40.0 sec)
+command timed out: 1200 seconds without output running [b'make', b'buildbottest'], attempting \
+to kill
+process killed by signal 9
+program finished with exit code -1
+"""
+    run = parse_text(text)
+    [timeout] = run.timeouts
+    assert (timeout.test_file, timeout.kind) == ("test_zz", "buildbot")
+    assert timeout.message == "command timed out: 1200 seconds without output"
+    assert run.outcomes["test_zz"] == "timed_out" and run.failed == ["test_zz"]
+    assert run.truncated and run.still_running == ["test_zz"]
+
+
+def test_exception_group() -> None:
+    text = _block(
+        "ERROR: test_foo (test.test_os.T.test_foo)",
+        "  + Exception Group Traceback (most recent call last):",
+        '  |   File "/b/Lib/test/test_os.py", line 3, in test_foo',
+        '  |     raise ExceptionGroup("eg", [ValueError(1)])',
+        "  | ExceptionGroup: eg (1 sub-exception)",
+        "  +-+---------------- 1 ----------------",
+        "    | ValueError: 1",
+        "    +------------------------------------",
+    )
+    text = text.replace("Traceback (most recent call last):\n", "", 1)
+    [case] = parse_text(text).cases
+    assert case.exception == "ExceptionGroup: eg (1 sub-exception)"
