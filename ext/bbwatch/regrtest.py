@@ -4,8 +4,13 @@ Reads every output shape of regrtest 3.8 to 3.14 (``shared/reference/cpython-ci.
 lines, per-test result words, unittest FAIL/ERROR blocks, summary lists, re-runs, refleaks,
 faulthandler timeouts and fatal errors; also excerpts cut anywhere and logs pasted from issue
 trackers (markdown escapes, code fences). Memory is bounded: text is read in large chunks, lines
-that cannot matter are skipped by one compiled regex without being split, and what is kept per
-case or crash is capped. Bad input never raises: it yields an empty, ``truncated`` TestRun.
+that cannot matter are skipped without being split (``str.find`` on a few markers), and what is
+kept per test, case or crash is capped. Bad input never raises: it yields an empty,
+``truncated`` TestRun.
+
+Outcome words (``TestRun.outcomes``): ``passed``, ``failed``, ``env_changed``, ``leaked``,
+``crashed``, ``timed_out``, ``worker_bug`` (the bad ones, see BAD_OUTCOMES), ``passed_on_rerun``,
+``skipped``, ``resource_denied``, ``no_tests``, ``omitted``, ``interrupted``.
 """
 
 from __future__ import annotations
@@ -79,6 +84,8 @@ class Crash:
 
 @dataclass
 class TestRun:
+    """What one test-step log says; ``to_json()`` is the ``bbwatch parse --json`` object."""
+
     __test__ = False
 
     result: str | None = None
