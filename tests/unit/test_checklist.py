@@ -217,3 +217,9 @@ def test_parallel_build_gives_the_same_pages(app, site):
     for name, checklist in (("index.html", "triage"),
                             ("triage/arm64-compile-broken-3-14/5/compile.html", "infrastructure")):
         assert _steps((out / name).read_text(), checklist) == _steps(serial[name], checklist)
+
+
+def test_readme_documents_every_placeholder(repo):
+    readme = (repo / "checklists" / "README.md").read_text()
+    missing = [name for name in PLACEHOLDERS if f"`{{{name}}}`" not in readme]
+    assert not missing, f"checklists/README.md does not list {missing}"
