@@ -1010,6 +1010,8 @@ class Parser:
 def parse_lines(lines: Iterable[str]) -> TestRun:
     parser = Parser()
     for line in lines:
+        if isinstance(line, bytes):  # lines straight from a binary file: decode, never raise
+            line = line.decode("utf-8", "replace")
         parser.feed_line(line.rstrip("\n"))
     return parser.finish()
 
