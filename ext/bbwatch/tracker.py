@@ -89,8 +89,8 @@ def issue_from_dict(data: Any, where: str) -> Issue:
     url = data.get("html_url") or data.get("url") or ""  # GitHub's "url" is the API one
     if not isinstance(body, str) or not isinstance(url, str):
         raise TrackerError(f"{where}: issue {number}: 'url' and 'body' must be strings")
-    if url and not url.startswith(("https://", "http://")):  # it becomes a link on pages
-        raise TrackerError(f"{where}: issue {number}: 'url' must be an http(s) URL")
+    if url and not url.lower().startswith(("https://", "http://")):
+        url = ""  # it would become a link on pages (javascript:, data:): keep the issue, not it
     return Issue(number, title, state, url, names, body)
 
 
