@@ -243,3 +243,17 @@ def test_real_fleet(fleet: Any, kind: str, tmp_path: Path) -> None:
     else:
         assert data["checklist"] == "infrastructure"
     assert not re.search(r"\{[a-z_]+\}", json.dumps(data["steps"]))
+
+
+def test_github_tracker_is_asked_each_question_once(capsys, monkeypatch):
+    calls: list[tuple[str, bool]] = []
+
+    def search(self, term, *, in_title=True):
+        calls.append((term, in_title))
+        return []
+
+    monkeypatch.setattr("bbwatch.tracker.GitHubTracker.search", search)
+    code, out, err = triage(capsys, url_of(BY_KIND["fail"]), "--source", SOURCE,
+                            "--tracker", "github", "--no-cache", "--format", "json")
+    assert code == 0, err
+    assert calls and len(calls) == len(set(calls))

@@ -157,7 +157,22 @@ def _tracker(args: argparse.Namespace) -> Any:
             raise _Usage("--tracker file needs --issues FILE.json")
         return FileTracker(args.issues)
     cache_dir = None if args.no_cache else Path(args.cache_dir or _default_cache_dir())
-    return GitHubTracker(args.repo, cache_dir=cache_dir, timeout=args.timeout)
+    return _Memo(GitHubTracker(args.repo, cache_dir=cache_dir, timeout=args.timeout))
+
+
+class _Memo:
+    """One answer per search per run: the analysis and the candidate listing ask the same
+    questions, and GitHub's search API allows few requests a minute."""
+
+    def __init__(self, tracker: Any) -> None:
+        self.tracker = tracker
+        self.answers: dict[tuple[str, bool], Any] = {}
+
+    def search(self, term: str, *, in_title: bool = True) -> Any:
+        key = (term, in_title)
+        if key not in self.answers:
+            self.answers[key] = self.tracker.search(term, in_title=in_title)
+        return list(self.answers[key])
 
 
 def _registry(args: argparse.Namespace) -> Any:
