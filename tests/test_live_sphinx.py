@@ -169,13 +169,28 @@ def test_master_down_degrades_with_one_warning_and_a_visible_admonition(tmp_path
     assert "Live data" not in html["other"]
 
 
-def test_master_down_shows_the_last_fetched_data(master, tmp_path):
-    build(tmp_path, master.url)
-    _app, html, warnings = build(tmp_path, closed_port_url())
+def test_master_down_shows_the_last_fetched_data(tmp_path):
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        from fleetdata import Fleet
+        from scalefleet import serve
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    server = serve(Fleet(builders=4, builds=3, seed=1, log_kb=2), latency=0)
+    url = server.url
+    try:
+        build(tmp_path, url)
+    finally:
+        server.shutdown()
+        server.server_close()  # the same master is now down
+    _app, html, warnings = build(tmp_path, url)
     assert warnings.count("WARNING") == 1
     assert "showing data from" in html["status"]
     assert "(cached copy)" in text(html["status"])
-    assert "bbwatch-builder" in html["status"]
+    assert html["status"].count('class="bbwatch-builder"') == 4
+    # another master's last data is never shown in its place
+    _app, html, _warnings = build(tmp_path, closed_port_url())
+    assert "no earlier data to show" in html["status"]
 
 
 @pytest.mark.parametrize("reply", [Reply(status=500, body=b"oops"),

@@ -38,7 +38,7 @@ from bbwatch.sphinxext.config import BBWatchConfig, WarningType, get_config
 
 logger = logging.getLogger(__name__)
 
-LAST_FLEET = "live-last-fleet.json"  # the last good fetch, shown when the master is down
+LAST_FLEET = "live-last-fleet-{}.json"  # per source: the last good fetch, shown when it is down
 STATIC = Path(__file__).parent / "static"
 NO_FETCH_BUILDERS = ("linkcheck", "dummy")
 
@@ -168,24 +168,28 @@ def fleet_digest(fleet: FleetData | None, reason: str | None) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
-def _save_last(cache_dir: Path, fleet: FleetData) -> None:
+def _last_path(cache_dir: Path, source: str) -> Path:
+    return cache_dir / LAST_FLEET.format(hashlib.sha256(source.encode()).hexdigest()[:16])
+
+
+def _save_last(path: Path, fleet: FleetData) -> None:
     from bbwatch.serialize import to_dict
 
     try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".live-", suffix=".tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".live-", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(to_dict(fleet), fh)
-        os.replace(tmp, cache_dir / LAST_FLEET)  # atomic: readers never see half a file
+        os.replace(tmp, path)  # atomic: readers never see half a file
     except OSError as exc:
-        logger.info("bbwatch: could not cache the fleet in %s: %s", cache_dir, exc)
+        logger.info("bbwatch: could not cache the fleet in %s: %s", path, exc)
 
 
-def _load_last(cache_dir: Path) -> FleetData | None:
+def _load_last(path: Path) -> FleetData | None:
     from bbwatch.serialize import fleet_from_dict
 
     try:
-        fleet = fleet_from_dict(json.loads((cache_dir / LAST_FLEET).read_text("utf-8")))
+        fleet = fleet_from_dict(json.loads(path.read_text("utf-8")))
     except (OSError, ValueError, KeyError, TypeError):
         return None
     fleet.source = "cache"
@@ -217,9 +221,9 @@ def _fetch(app: Sphinx, cfg: BBWatchConfig) -> tuple[FleetData | None, str | Non
                 close()
     except (BuildbotError, ValueError, OSError) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        return _load_last(cache_dir), reason
+        return _load_last(_last_path(cache_dir, source)), reason
     if fleet.source == "live":
-        _save_last(cache_dir, fleet)
+        _save_last(_last_path(cache_dir, source), fleet)
     return fleet, None
 
 
