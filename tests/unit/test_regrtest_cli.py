@@ -143,3 +143,22 @@ def test_build_without_test_log(monkeypatch, capsys: pytest.CaptureFixture[str])
     monkeypatch.setattr(buildbot, "BuildbotClient", NoLog)
     assert main(["parse", "http://127.0.0.1:8010/#/builders/7/builds/42"]) == 2
     assert "no 'test' step log" in capsys.readouterr().err
+
+
+def test_credentials_never_printed(monkeypatch, tmp_path, capsys) -> None:
+    monkeypatch.setenv("BBWATCH_CACHE_DIR", str(tmp_path))
+    url = "http://user:s3cret@127.0.0.1:9/#/builders/1/builds/2?token=t0ken"
+    assert main(["parse", url, "--timeout", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "s3cret" not in err and "t0ken" not in err and err.count("\n") == 1
+
+
+def test_undecodable_text_never_breaks_output(tmp_path: Path) -> None:
+    log = tmp_path / "stdio"
+    log.write_bytes((SAMPLES / "real-313-full.log").read_bytes().replace(
+        b"values differ", b"values \xff\xfe differ \xe2\x9c\x93"))
+    proc = subprocess.run([sys.executable, "-m", "bbwatch", "parse", str(log)],
+                          capture_output=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "ascii"})
+    assert proc.returncode == 0, proc.stderr
+    assert b"values" in proc.stdout and b"Traceback" not in proc.stderr

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from typing import TextIO
+from urllib.parse import urlsplit
 
 from bbwatch.commands import fail
 from bbwatch.regrtest import BAD_OUTCOMES, TestCase, TestRun, parse_file, parse_stream, parse_text
@@ -32,6 +33,10 @@ class _SourceError(Exception):
 
 
 def run(args: argparse.Namespace) -> int:
+    # Log text can hold anything: never let the terminal's encoding turn it into a traceback.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
     try:
         test_run = _load(args.source, args.timeout)
     except _SourceError as exc:
@@ -40,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"bbwatch: note: no regrtest output found in {_label(args.source)}",
               file=sys.stderr)
     if args.json:
-        json.dump(test_run.to_json(), sys.stdout, indent=2, ensure_ascii=False)
+        json.dump(test_run.to_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         render(test_run, sys.stdout)
@@ -48,7 +53,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _label(source: str) -> str:
-    return "stdin" if source == "-" else source
+    return "stdin" if source == "-" else _safe(source)
+
+
+def _safe(source: str) -> str:
+    """A URL fit for messages: no credentials, query or fragment tokens (paths kept as given)."""
+    if not source.lower().startswith(("http://", "https://")):
+        return source
+    parts = urlsplit(source)
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    fragment = parts.fragment.split("?", 1)[0]
+    fragment = f"#{fragment}" if fragment.startswith("/") else ""
+    return f"{parts.scheme}://{host}{parts.path}{fragment}"
 
 
 def _load(source: str, timeout: float) -> TestRun:
@@ -87,12 +105,13 @@ def _fetch_test_log(url: str, timeout: float) -> str:
     except BuildbotError as exc:
         raise _SourceError(str(exc)) from None
     except OSError as exc:  # cache directory problems and the like
-        raise _SourceError(f"cannot fetch {url}: {exc}") from None
+        raise _SourceError(f"cannot fetch {_safe(url)}: {exc}") from None
     except Exception as exc:  # a master answering garbage mid-restart: still one line
         detail = " ".join(str(exc).split())[:200]
-        raise _SourceError(f"cannot fetch {url}: {type(exc).__name__}: {detail}") from None
+        raise _SourceError(f"cannot fetch {_safe(url)}: {type(exc).__name__}: {detail}") \
+            from None
     if text is None:
-        raise _SourceError(f"build has no 'test' step log: {url}")
+        raise _SourceError(f"build has no 'test' step log: {_safe(url)}")
     return text
 
 
