@@ -388,3 +388,13 @@ def test_exception_group() -> None:
     text = text.replace("Traceback (most recent call last):\n", "", 1)
     [case] = parse_text(text).cases
     assert case.exception == "ExceptionGroup: eg (1 sub-exception)"
+
+
+def test_windows_thread_dump_names_the_test() -> None:
+    text = ("Timeout (0:20:00)!\r\n"
+            "Thread 0x00001e34 (most recent call first):\r\n"
+            '  File "D:\\b\\3.x\\build\\Lib\\threading.py", line 320 in wait\r\n'
+            '  File "D:\\b\\3.x\\build\\Lib\\test\\test_concurrent_futures\\test_wait.py", '
+            "line 9 in test_timeout\r\n")
+    [timeout] = parse_text(text).timeouts
+    assert timeout.test_file == "test_concurrent_futures"
