@@ -215,6 +215,13 @@ class Triage:
 
 
 # -- the filler --------------------------------------------------------------------------------
+REQUIRED_CHECKLISTS = ("triage", "infrastructure")  # the filler cannot work without them
+
+
+def missing_checklists(checklists: Mapping[str, Checklist]) -> list[str]:
+    return [name for name in REQUIRED_CHECKLISTS if name not in checklists]
+
+
 def fill(
     ctx: TriageContext,
     checklists: Mapping[str, Checklist],

@@ -257,3 +257,9 @@ def test_github_tracker_is_asked_each_question_once(capsys, monkeypatch):
                             "--tracker", "github", "--no-cache", "--format", "json")
     assert code == 0, err
     assert calls and len(calls) == len(set(calls))
+
+
+def test_checklist_folder_without_triage_is_a_clear_error(capsys, tmp_path):
+    code, out, err = triage(capsys, url_of(BY_KIND["fail"]), "--source", SOURCE,
+                            "--tracker", "none", "--checklists", str(tmp_path))
+    assert code == 2 and out == "" and "triage.yaml" in err and err.count("\n") == 1

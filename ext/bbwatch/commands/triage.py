@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     from bbwatch.buildbot import BuildbotError, open_client, parse_build_url
     from bbwatch.checklist import ChecklistError, load_checklists
     from bbwatch.tracker import TrackerError
+    from bbwatch.triage import missing_checklists
 
     if args.history < 1:
         return fail(f"--history must be at least 1, got {args.history}")
@@ -96,6 +97,10 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(exc))
     try:
         checklists = load_checklists(args.checklists)
+        missing = missing_checklists(checklists)
+        if missing:
+            folder = args.checklists or "checklists/"
+            raise _Usage(f"{folder} has no {', '.join(f'{m}.yaml' for m in missing)}")
         tracker = _tracker(args)
         registry = _registry(args)
     except (ChecklistError, TrackerError, _Usage) as exc:

@@ -42,6 +42,7 @@ from bbwatch.triage import (
     Triage,
     TriageContext,
     fill,
+    missing_checklists,
     triage_docname,
 )
 
@@ -503,13 +504,17 @@ def _analysis(app: Sphinx) -> Any:
 def collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
     if app.builder.format != "html" or getattr(app.builder, "embedded", False):
         return
-    checklists, error = _checklists(app)
-    if error or "triage" not in checklists:
-        return
-    tracker = tracker_links(app)
     contexts = triage_contexts(app)
     if not contexts:
         return
+    checklists, error = _checklists(app)
+    missing = missing_checklists(checklists)
+    if error or missing:  # a data error was reported at builder-inited
+        if missing and not error:
+            logger.warning(f"per-failure checklists skipped: no {', '.join(missing)} checklist",
+                           type="bbwatch", subtype=WarningType.DATA)
+        return
+    tracker = tracker_links(app)
     for docname, ctx in logging_iter(contexts):
         triage = fill(ctx, checklists, tracker)
         subject = ctx.failures[0].test_file if ctx.failures else (ctx.infra or "build")
