@@ -136,6 +136,12 @@ def run(args: argparse.Namespace) -> int:
     except _Usage as exc:
         progress.done()
         return fail(str(exc))
+    except Exception as exc:  # noqa: BLE001 - one line, not a traceback, unless debugging
+        progress.done()
+        if os.environ.get("BBWATCH_DEBUG"):
+            raise
+        return fail(f"cannot triage this build ({type(exc).__name__}: {exc}); "
+                    "set BBWATCH_DEBUG=1 for the traceback", 1)
     finally:
         client.close()
     progress.done()
