@@ -379,7 +379,7 @@ def flaky(rows: Sequence[FlakyRow], analysis: Analysis) -> list[nodes.Node]:
     return [_table(
         ["Test", "Flip rate", "Runs", "Last flake", "Builders", "Evidence", "Issue"],
         (_flaky_row(row, analysis) for row in rows),
-        ["bbwatch-flaky"], [18, 8, 6, 16, 20, 22, 10],
+        ["bbwatch-flaky"], [20, 10, 7, 17, 17, 20, 9],
     )]
 
 
@@ -397,19 +397,26 @@ def _flaky_row(row: FlakyRow, analysis: Analysis) -> list[nodes.Node]:
     builders = nodes.bullet_list()
     for builder in row.builders:
         builders += nodes.list_item("", para(builder.name))
-    kinds: dict[str, int] = {}
-    for item in row.evidence:
-        kinds[item.kind] = kinds.get(item.kind, 0) + 1
-    words = {"rerun": "failed then passed on re-run", "same-revision": "pass and fail on one "
-             "revision", "flips": "flips outside breakage"}
     evidence = nodes.bullet_list()
-    for kind, n in kinds.items():
-        evidence += nodes.list_item("", para(f"{words.get(kind, kind)}: {n}"))
+    reruns = sum(1 for e in row.evidence if e.kind == "rerun")
+    if reruns:
+        evidence += nodes.list_item("", para(
+            f"failed, then passed on re-run in {reruns} build{'s' if reruns != 1 else ''}"))
+    same = sum(1 for e in row.evidence if e.kind == "same-revision")
+    if same:
+        evidence += nodes.list_item("", para(
+            f"failed and passed on the same revision {same} time{'s' if same != 1 else ''}"))
+    for item in row.evidence:
+        if item.kind == "flips":
+            builder = analysis.fleet.builder(item.builderid)
+            where = builder.name if builder else str(item.builderid)
+            evidence += nodes.list_item("", para(f"{where}: {item.detail} (breakage excluded)"))
     issue = para(link(row.issue.title, row.issue.url)) if row.issue else para("none")
     test = nodes.container("", para(nodes.literal(row.test_file, row.test_file)))
-    if row.test_ids:
+    shown = [t for t in row.test_ids if t != row.test_file]
+    if shown:
         ids = nodes.bullet_list(classes=["bbwatch-test-ids"])
-        for test_id in row.test_ids[:5]:
+        for test_id in shown[:5]:
             ids += nodes.list_item("", para(test_id))
         test += ids
     return [
