@@ -66,7 +66,8 @@ def _build(config: Config) -> BBWatchConfig:
         cache_dir=config.bbwatch_cache_dir,
         history=config.bbwatch_history,
         branches=tuple(config.bbwatch_branches),
-        offline=bool(config.bbwatch_offline),
+        offline=bool(config.bbwatch_offline)
+        or os.environ.get("BBWATCH_OFFLINE", "").lower() not in ("", "0", "false", "no"),
         strict=bool(config.bbwatch_strict),
         snapshot=snapshot,
         timeout=float(config.bbwatch_timeout),
