@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
+import requests
 from bbwatch.buildbot import BuildbotClient, BuildbotError, build_url, parse_build_url
 from bbwatch.fleet import scenarios as sc
 from bbwatch.models import FleetData, Result
@@ -156,9 +157,15 @@ def test_warm_fetch_asks_nothing_about_completed_builds(
 ) -> None:
     """The headline: a second fetch of an unchanged master makes no request for any completed
     build -- only /builders, /workers and one /builds?buildid__gt=... (a new process)."""
-    with BuildbotClient(fleet.url, cache_dir=cache_dir) as again:
+    session = requests.Session()
+    seen: list[str] = []
+    session.hooks["response"].append(lambda resp, *a, **k: seen.append(resp.url))
+    with BuildbotClient(fleet.url, cache_dir=cache_dir, session=session) as again:
         warm = again.fetch_fleet(history=20)
         assert again.requests_made <= 3
+    paths = sorted(urlsplit(u).path for u in seen)
+    assert paths == ["/api/v2/builders", "/api/v2/builds", "/api/v2/workers"]
+    assert "buildid__gt=" in next(u for u in seen if urlsplit(u).path == "/api/v2/builds")
     assert warm.builds == cold.builds and warm.test_logs == cold.test_logs
     assert warm.errors == []
 
