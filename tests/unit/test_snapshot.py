@@ -152,3 +152,12 @@ def test_cli_cache_dir_from_the_environment(
     assert main(["snapshot", "save", str(tmp_path / "snap")]) == 0
     assert list((tmp_path / "envcache").rglob("builds/*.json"))
     assert load_snapshot(tmp_path / "snap").base_url == master.url
+
+
+def test_cli_unwritable_directory_fails_before_fetching(
+    master: FakeMaster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "file").write_text("x")
+    rc = main(["snapshot", "save", str(tmp_path / "file" / "snap"), "--source", master.url])
+    assert rc == 2 and master.server.count() == 0
+    assert "cannot write snapshot to" in capsys.readouterr().err

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from bbwatch.commands import fail
 
@@ -66,6 +67,10 @@ def run_save(args: argparse.Namespace) -> int:
         return fail(f"--timeout must be positive, got {args.timeout}")
     if source.startswith("snapshot:"):
         return fail("--source must be a master URL (http:// or https://), not a snapshot")
+    try:  # fail before a long fetch, not after it
+        Path(args.directory).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return fail(f"cannot write snapshot to {args.directory}: {exc.strerror or exc}")
     cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
     try:
         client = BuildbotClient(
