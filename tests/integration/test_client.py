@@ -195,3 +195,10 @@ def test_find_builds_across_builders(client: BuildbotClient, cold: FleetData) ->
     assert stamps == sorted(stamps, reverse=True)
     newest = max(b.buildid for bl in cold.builds.values() for b in bl)
     assert client.find_builds(buildid__gt=newest) == []
+
+
+def test_properties(client: BuildbotClient, cold: FleetData, ids: dict[str, int]) -> None:
+    build = cold.builds[ids[sc.GREEN_BUILDER]][0]
+    props = client.properties(build.buildid)
+    assert props["buildername"] == sc.GREEN_BUILDER and props["buildnumber"] == build.number
+    assert props["got_revision"] == build.revision  # the same values fetch_fleet flattened
