@@ -313,6 +313,11 @@ class BuildbotClient:
     ) -> None:
         self.base_url = normalise_base_url(base_url)
         self.api_url = self.base_url + "api/v2/"
+        if not timeout > 0:
+            raise ValueError(f"timeout must be positive, got {timeout!r}")
+        if retries < 0 or log_cap_bytes < 1 or backoff_factor < 0 or max_retry_after < 0:
+            raise ValueError("retries, backoff_factor and max_retry_after must be >= 0 and "
+                             "log_cap_bytes >= 1")
         self.timeout = float(timeout)
         self.retries = int(retries)
         self.max_workers = max(1, int(max_workers))

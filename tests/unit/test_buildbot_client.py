@@ -190,3 +190,11 @@ def test_find_builds_passes_buildbot_filters(master: FakeMaster) -> None:
     query = master.server.requests[-1].query
     assert "complete=true" in query and query.count("builderid__in=") == 2
     assert "order=-complete_at" in query and "limit" not in query and "property=%2A" in query
+
+
+@pytest.mark.parametrize(
+    "kw", [{"timeout": 0}, {"timeout": -1}, {"retries": -1}, {"log_cap_bytes": 0}]
+)
+def test_bad_client_settings(kw: dict) -> None:
+    with pytest.raises(ValueError, match="must be"):
+        BuildbotClient("http://127.0.0.1:1/", **kw)
