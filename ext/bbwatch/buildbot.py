@@ -966,9 +966,11 @@ def _query_value(value: object) -> str:
 def _error_detail(resp: requests.Response) -> str:
     """Buildbot's ``{"error": "..."}`` message, if the body is small and says one."""
     try:
-        if len(resp.content) > 4096:
+        # At most one small chunk: a hostile error page must not be read whole.
+        head = next(resp.iter_content(4097), b"")
+        if len(head) > 4096:
             return ""
-        data = json.loads(resp.content)
+        data = json.loads(head)
     except (ValueError, requests.RequestException):
         return ""
     error = data.get("error") if isinstance(data, dict) else None

@@ -190,3 +190,12 @@ def test_master_killed_mid_fetch(server: FakeServer) -> None:
     text = str(exc.value)
     assert "\n" not in text and "master went away during the fetch" in text
     assert "connection refused" in text
+
+
+def test_huge_error_page_is_not_read_whole(server: FakeServer) -> None:
+    server.route("/api/v2/logs/7/raw", Reply(status=404, body=b"<p>gone</p>" * 200_000))
+    log = Log(logid=7, name="stdio", slug="stdio", stepid=1, num_lines=1)
+    with client(server) as c, pytest.raises(BuildbotError) as exc:
+        c.log_text(log)
+    text = one_line_error(exc, "/api/v2/logs/7/raw")
+    assert "HTTP 404" in text and "gone" not in text and len(text) < 200
