@@ -188,16 +188,13 @@ def test_token_never_in_cli_output_cache_or_errors(tmp_path: Path) -> None:
             assert TOKEN_CANARY.encode() not in path.read_bytes(), path
 
 
-# Rendering hardening still owed by the live and triage renderers (see the lead's report):
-# a master's control characters and bidi overrides reach the HTML unchanged.
-@pytest.mark.xfail(strict=True, reason="renderers copy C0 controls (ESC, NUL) into the HTML")
+# A master's control characters and bidi overrides are shown as symbols, never copied raw.
 def test_no_control_characters_reach_the_html(site: HostileSite) -> None:
     for path in site.live_pages():
         text = path.read_text("utf-8", errors="replace")
         assert not set(text) & CONTROL, f"{path.name}: raw control characters"
 
 
-@pytest.mark.xfail(strict=True, reason="renderers copy bidi overrides (U+202E) into the HTML")
 def test_bidi_overrides_cannot_reorder_the_page(site: HostileSite) -> None:
     for path in site.live_pages():
         text = path.read_text("utf-8", errors="replace")

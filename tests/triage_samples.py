@@ -76,3 +76,18 @@ def infra_context() -> TriageContext:
         infra="compile",
         excerpt="gcc: error: Python/ceval.c: No such file or directory\nmake: *** [all] Error 1",
     )
+
+
+CONTROL_EXCERPT = "\x1b[31mFAIL\x1b[0m: test_ctl\x00 \u202egnp.exe\u202c\x7f"
+
+
+def control_context() -> TriageContext:
+    """Terminal escapes, NUL, DEL and a bidi override in what the master and the log say."""
+    return TriageContext(
+        build_url=f"{BASE}#/builders/8/builds/3",
+        builder="AMD64 \x1b]0;pwned\x07 \u202eRTL 3.x",
+        build_number=3,
+        result="failure",
+        failures=[FailureContext("test_ctl", ("test_ctl.T.test_\x1bx",),
+                                 message=CONTROL_EXCERPT, excerpt=CONTROL_EXCERPT)],
+    )

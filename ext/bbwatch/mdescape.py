@@ -143,3 +143,16 @@ def _substitute(template: str, replace: Any) -> str:
         last = end
     pieces.append(template[last:])
     return "".join(pieces)
+
+
+# C0 controls (but tab and line breaks) and DEL: a master's ESC or NUL must not reach a page or
+# a terminal. Bidi overrides and isolates could reorder what a reader sees.
+_CONTROLS = {c: 0x2400 + c for c in range(32) if chr(c) not in "\t\n\r"} | {0x7F: 0x2421}
+_BIDI = {0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069}
+_VISIBLE = {**_CONTROLS, **{c: f"<U+{c:04X}>" for c in _BIDI}}
+
+
+def visible(text: str) -> str:
+    """Control characters as their Unicode control pictures (ESC -> ␛), bidi controls as
+    ``<U+202E>``: shown, never obeyed."""
+    return text.translate(_VISIBLE)

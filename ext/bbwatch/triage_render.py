@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bbwatch.mdescape import code_span, md_escape, url_target
+from bbwatch.mdescape import code_span, md_escape, url_target, visible
 from bbwatch.triage import (
     BuildLink,
     Candidate,
@@ -90,7 +90,7 @@ def to_markdown(triage: Triage) -> str:
     """The filled checklist as GitHub-flavoured markdown task lists, to paste."""
     ctx = triage.context
     if triage.green:
-        return md_escape(green_message(ctx)) + "\n"
+        return visible(md_escape(green_message(ctx)) + "\n")
     out = [f"# Triage: {md_escape(ctx.builder, False)} build {ctx.build_number}", ""]
     out.append(f"[Build {ctx.build_number}]({url_target(ctx.build_url)}) · branch "
                f"{md_escape(ctx.branch or 'unknown', False)} · revision "
@@ -122,7 +122,7 @@ def to_markdown(triage: Triage) -> str:
             if extra:
                 out += [""] + _indent(extra, "  ")
             out.append("")
-    return "\n".join(out).rstrip() + "\n"
+    return visible("\n".join(out).rstrip() + "\n")
 
 
 def _indent(text: str, prefix: str) -> list[str]:
@@ -176,7 +176,7 @@ def to_text(triage: Triage) -> str:
     """The filled checklist for a terminal: numbered boxes, values as they are."""
     ctx = triage.context
     if triage.green:
-        return green_message(ctx) + "\n"
+        return visible(green_message(ctx) + "\n")
     out = [f"Triage: {ctx.builder} build {ctx.build_number} ({ctx.result.upper()})",
            f"  {ctx.build_url}", f"  branch {ctx.branch or 'unknown'}, revision "
            f"{ctx.revision or 'unknown'}", ""]
@@ -204,7 +204,7 @@ def to_text(triage: Triage) -> str:
             out.append(f"  {n}. {s.revision[:12]} {s.title} ({s.reason})".rstrip())
     for note in ctx.notes:
         out.append(f"note: {note}")
-    return "\n".join(out).rstrip() + "\n"
+    return visible("\n".join(out).rstrip() + "\n")
 
 
 _MD_LINK = re.compile(r"\[([^\]\n]*)\]\(<?([^)\s>]*)>?\)")

@@ -223,3 +223,13 @@ def test_readme_documents_every_placeholder(repo):
     readme = (repo / "checklists" / "README.md").read_text()
     missing = [name for name in PLACEHOLDERS if f"`{{{name}}}`" not in readme]
     assert not missing, f"checklists/README.md does not list {missing}"
+
+
+def test_control_and_bidi_characters_are_shown_not_obeyed(site):
+    _, pages = site
+    page = pages["triage/amd64-0-pwned-rtl-3-x/3/test_ctl.html"]
+    controls = {chr(c) for c in range(32) if chr(c) not in "\t\n\r"} | {"\x7f"}
+    bidi = {"\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068",
+            "\u2069"}
+    assert not set(page) & (controls | bidi)
+    assert "\u241b[31mFAIL" in page and "&lt;U+202E&gt;" in page

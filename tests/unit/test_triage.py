@@ -23,9 +23,11 @@ from bbwatch.triage_render import to_json, to_markdown, to_text
 from markdown_it import MarkdownIt
 
 from tests.triage_samples import (
+    CONTROL_EXCERPT,
     HOSTILE_BUILDER,
     HOSTILE_EXCERPT,
     HOSTILE_TEST_ID,
+    control_context,
     hostile_context,
     infra_context,
 )
@@ -318,3 +320,11 @@ def test_infra_context_and_custom_tracker(checklists):
     assert data["checklist"] == "infrastructure"
     assert any("https://github.com/example/project/issues/new?" in s["text"]
                for s in data["steps"])
+
+
+def test_text_and_markdown_show_control_characters_as_symbols(checklists):
+    triage = fill(control_context(), checklists)
+    for output in (to_text(triage), to_markdown(triage)):
+        assert "\x1b" not in output and "\x00" not in output and "\u202e" not in output
+        assert "\u241b" in output and "<U+202E>" in output
+    assert to_json(triage)["failures"][0]["excerpt"] == CONTROL_EXCERPT  # JSON keeps it raw

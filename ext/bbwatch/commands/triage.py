@@ -285,6 +285,7 @@ def standalone_html(triage: Any, checklists: Any) -> str:
     from docutils.utils import new_document
     from docutils.writers import html5_polyglot
 
+    from bbwatch.mdescape import visible
     from bbwatch.sphinxext import checklists as ext
 
     class Translator(html5_polyglot.HTMLTranslator):
@@ -298,7 +299,7 @@ def standalone_html(triage: Any, checklists: Any) -> str:
 
     ctx = triage.context
     subject = ctx.failures[0].test_file if ctx.failures else (ctx.infra or "build")
-    title = f"Triage: {subject} on {ctx.builder} #{ctx.build_number}"
+    title = visible(f"Triage: {subject} on {ctx.builder} #{ctx.build_number}")
     settings = get_default_settings(html5_polyglot.Writer)
     settings.report_level = 5
     document = new_document("<triage>", settings)

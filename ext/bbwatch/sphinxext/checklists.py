@@ -31,7 +31,7 @@ from bbwatch.checklist import (
     default_dir,
     load_checklists,
 )
-from bbwatch.mdescape import url_target
+from bbwatch.mdescape import url_target, visible
 from bbwatch.sphinxext.config import WarningType
 from bbwatch.triage import (
     Candidate,
@@ -328,6 +328,22 @@ def filled_checklist_node(
     )
 
 
+def neutralise(root: nodes.Element) -> None:
+    """Control and bidi characters from the network shown as symbols, never obeyed."""
+    for block in list(root.findall(nodes.literal_block)):
+        text = block.astext()
+        if visible(text) != text:
+            new = nodes.literal_block(visible(text), visible(text), **block.attributes)
+            block.replace_self(new)
+    for text_node in list(root.findall(nodes.Text)):
+        if text_node.parent is not None and visible(str(text_node)) != str(text_node):
+            text_node.parent.replace(text_node, nodes.Text(visible(str(text_node))))
+    for node in root.findall(nodes.Element):
+        for key in ("label", "step"):
+            if isinstance(node.get(key), str):
+                node[key] = visible(node[key])
+
+
 def triage_tree(triage: Triage, checklists: Mapping[str, Checklist]) -> nodes.container:
     """The body of a per-failure page (and of ``bbwatch triage --format html``)."""
     ctx = triage.context
@@ -366,6 +382,7 @@ def triage_tree(triage: Triage, checklists: Mapping[str, Checklist]) -> nodes.co
                                       failure, ctx)
     for note in ctx.notes:
         root += nodes.paragraph("", f"Note: {note}", classes=["bbwatch-note"])
+    neutralise(root)
     return root
 
 
@@ -518,7 +535,7 @@ def collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
     for docname, ctx in logging_iter(contexts):
         triage = fill(ctx, checklists, tracker)
         subject = ctx.failures[0].test_file if ctx.failures else (ctx.infra or "build")
-        title = f"Triage: {subject} on {ctx.builder} #{ctx.build_number}"
+        title = visible(f"Triage: {subject} on {ctx.builder} #{ctx.build_number}")
         section = nodes.section(ids=["triage"])
         section += nodes.title(title, title)
         section += triage_tree(triage, checklists)

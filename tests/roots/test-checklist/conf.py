@@ -7,9 +7,9 @@ html_theme = "basic"
 
 
 def _contexts(app):
-    from tests.triage_samples import hostile_context, infra_context
+    from tests.triage_samples import control_context, hostile_context, infra_context
 
-    return [hostile_context(), infra_context()]
+    return [hostile_context(), infra_context(), control_context()]
 
 
 def setup(app):
