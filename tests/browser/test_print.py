@@ -57,6 +57,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         app.cleanup()
     assert app.warning.getvalue().strip() == ""
     (Path(app.outdir) / "harness.html").write_text(HARNESS)
+    # The per-failure page forced to each paper size (the site's CSS says size: auto).
+    ctx = hostile_context()
+    page = Path(app.outdir) / (triage_docname(ctx.builder, ctx.build_number, "test_evil") + ".html")
+    for paper in ("A4", "letter"):
+        style = f"<style>@page {{ size: {paper}; }}</style>"
+        forced = page.read_text().replace("</head>", style + "</head>")
+        (page.parent / f"paper-{paper}.html").write_text(forced)
     # What `bbwatch triage --format html` prints, served beside the site.
     checklists = load_checklists()
     (Path(app.outdir) / "cli.html").write_text(
@@ -200,3 +207,21 @@ def test_cli_html_prints_like_the_site(served: str, tmp_path: Path) -> None:
     first = next(i for i, p in enumerate(pages) if "Read the test log" in flat(p))
     second = next(i for i, p in enumerate(pages) if "File a new issue" in flat(p))
     assert first == 0 and second > first
+
+
+@pytest.mark.parametrize(("paper", "points"), [("A4", "(A4)"), ("letter", "(letter)")])
+def test_per_failure_checklist_fits_a4_and_letter(served: str, tmp_path: Path, paper: str,
+                                                  points: str) -> None:
+    ctx = hostile_context()
+    folder = triage_docname(ctx.builder, ctx.build_number, "test_evil").rsplit("/", 1)[0]
+    pdf = tmp_path / f"{paper}.pdf"
+    pages = print_pdf(f"{served}{folder}/paper-{paper}.html", pdf)
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True,
+                          timeout=60).stdout
+    assert points in info
+    text = flat(" ".join(pages))
+    for name in ("triage", "new-issue", "analysis"):
+        for step in load_checklists()[name].steps:
+            assert flat(step.title) in text, f"{paper}: {step.title!r} cut off"
+    # Nothing runs off the right edge: the longest printed URL is wrapped, not clipped.
+    assert "github.com/python/cpython/commit/" + "feedface" * 5 in re.sub(r"\s+", "", text)
