@@ -117,8 +117,7 @@ class TriageContext:
     suspects: list[SuspectChange] = field(default_factory=list)
     first_failing: BuildLink | None = None
     last_good: BuildLink | None = None
-    seed: str = ""
-    test_command: str = ""
+    seed: str = ""  # regrtest's "Using random seed", to reproduce the order
     notes: list[str] = field(default_factory=list)  # e.g. "tracker not checked: <reason>"
 
     @property
@@ -259,12 +258,9 @@ def fill_steps(checklist: Checklist, values: Mapping[str, str]) -> list[FilledSt
 
 
 def split_test_id(test_id: str, test_file: str) -> tuple[str, str]:
-    """(class, method) of a unittest id, "" when absent."""
-    try:
-        from bbwatch.matching import split_test_id as matching_split
-    except ImportError:  # pragma: no cover - matching ships with bbwatch
-        parts = test_id.split(".")
-        return (parts[-2] if len(parts) > 2 else "", parts[-1] if len(parts) > 1 else "")
+    """(class, method) of a unittest id, "" when absent (``bbwatch.matching``'s rules)."""
+    from bbwatch.matching import split_test_id as matching_split
+
     cls, method = matching_split(test_id, test_file)
     return cls or "", method or ""
 
