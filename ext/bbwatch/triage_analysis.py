@@ -247,9 +247,36 @@ def context_for_build(analysis: Any, builderid: int, number: int) -> TriageConte
         p, occ = infra[0]
         ctx.infra = p.kind
         ctx.excerpt = occ.excerpt
+        for s in _blamelist_suspects(analysis, occ, p.kind):
+            suspects.setdefault(s.revision or s.title, s)
     _add_flaky(ctx, analysis, build)
     ctx.suspects = sorted(suspects.values(), key=lambda s: -s.score)
     return ctx
+
+
+_NOT_A_CHANGE = ("disconnected", "exception", "retry", "disk-full", "unknown")
+
+
+def _blamelist_suspects(analysis: Any, occ: Any, kind: str) -> list[SuspectChange]:
+    """A build that stopped compiling: the changes of the first build failing at the same
+    step (the streak of that step, not of any failure), through history's ranking."""
+    from bbwatch import history
+
+    if kind in _NOT_A_CHANGE:
+        return []  # the worker or the master, not a change
+    builds = [b for b in analysis.fleet.builds.get(occ.builder.builderid, [])
+              if b.complete and b.number <= occ.latest.number]  # newest first
+    first = None
+    for build in builds:
+        failed = [s for s in build.steps if s.result is not None and s.result.is_bad]
+        if not failed or not failed[0].name.lower().startswith(kind):
+            break
+        first = build
+    if first is None:
+        return []
+    return [SuspectChange(s.change.title, s.change.revision or "", s.change.author,
+                          s.change.revlink or "", s.reason, s.score)
+            for s in history.suspects(list(reversed(first.changes)), None)]
 
 
 def _bare_context(analysis: Any, builderid: int, build: Any) -> TriageContext:

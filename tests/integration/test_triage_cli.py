@@ -106,6 +106,12 @@ def test_infrastructure_scenarios(capsys, kind, infra):
     data = triage_json(capsys, BY_KIND[kind])
     assert data["checklist"] == "infrastructure" and data["infra"] == infra
     assert data["failures"] == [] and data["steps"][0]["id"] == "identify"
+    if kind == "compile_failure":
+        # The change that broke the FreeBSD build (manifest: commit c5) is the first suspect.
+        culprit = next(c.title for c in sc.COMMITS if c.key == "c5")
+        assert data["suspects"][0]["title"] == culprit
+    else:
+        assert data["suspects"] == []  # a master-side exception is no change's fault
 
 
 def test_green_build_says_so(capsys):

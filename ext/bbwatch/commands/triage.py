@@ -128,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
             return fail("the build is missing from the fetched history")
         ctx.notes.extend(fleet.errors)
         add_candidates(ctx, tracker, registry)
+        if ctx.infra is not None:
+            ctx.excerpt = _failed_step_tail(client, build) or ctx.excerpt
         progress.phase("filling the checklist")
         triage = fill(ctx, checklists, _links(args))
     except BuildbotError as exc:
@@ -251,6 +253,25 @@ def _fetch(client: Any, ref: Any, history: int, progress: Progress) -> tuple[Any
         source="snapshot" if type(client).__name__ == "SnapshotSource" else "live",
     )
     return fleet, build
+
+
+def _failed_step_tail(client: Any, build: Any, lines: int = 25) -> str:
+    """The end of the first failed step's stdio (configure, compile...): the error is there.
+    Empty when the master (or a snapshot, which keeps test logs only) cannot give it."""
+    from bbwatch.buildbot import BuildbotError
+
+    failed = [s for s in build.steps if s.result is not None and s.result.is_bad]
+    if not failed or failed[0].name == "test":
+        return ""
+    log = next((lg for lg in failed[0].logs if lg.slug == "stdio"), None)
+    if log is None:
+        return ""
+    try:
+        text = client.log_text(log, 64 * 1024)
+    except BuildbotError:
+        return ""
+    tail = text.rstrip().splitlines()[-lines:]
+    return f"{failed[0].name} step, last lines of its log:\n" + "\n".join(tail) if tail else ""
 
 
 def _needs_log(build: Any) -> bool:
