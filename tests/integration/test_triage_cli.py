@@ -269,3 +269,27 @@ def test_checklist_folder_without_triage_is_a_clear_error(capsys, tmp_path):
     code, out, err = triage(capsys, url_of(BY_KIND["fail"]), "--source", SOURCE,
                             "--tracker", "none", "--checklists", str(tmp_path))
     assert code == 2 and out == "" and "triage.yaml" in err and err.count("\n") == 1
+
+
+def test_compile_failure_shows_the_compile_log_tail(capsys):
+    from tests.fakemaster import FakeMaster
+
+    with FakeServer() as srv:
+        master = FakeMaster(srv, builders=1, builds=2)
+        build = master.add_build(1, results=2)
+        steps = master.steps[build["buildid"]]
+        compile_step = next(s for s in steps if s["name"] == "compile")
+        compile_step["results"] = 2
+        master.steps[build["buildid"]] = [s for s in steps if s["name"] != "test"]
+        master.raw[compile_step["stepid"] * 10] = (
+            "gcc -c Modules/bbw_timemodule.c\n"
+            "Modules/bbw_timemodule.c:42: error: 'CLOCK_UPTIME_FAST' undeclared <here>\n"
+            "make: *** [Makefile:3] Error 1\n")
+        master.sync()
+        code, out, err = triage(capsys, f"{srv.url}#/builders/1/builds/{build['number']}",
+                                "--tracker", "none", "--no-cache", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["checklist"] == "infrastructure" and data["infra"] == "compile"
+    identify = data["steps"][0]["text"]
+    assert "'CLOCK_UPTIME_FAST' undeclared <here>" in identify and "compile step" in identify
