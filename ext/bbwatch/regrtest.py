@@ -810,9 +810,13 @@ class Parser:
         assert entry is not None
         m = _FRAME.match(line)
         if m:
+            in_test = _test_file_of_path(m.group("path"))
             if entry.test_file is None:
-                entry.test_file = _test_file_of_path(m.group("path"))
+                entry.test_file = in_test
             if len(self._dump_lines) < MAX_DUMP_LINES:
+                self._dump_lines.append(line.rstrip())
+            elif in_test and len(self._dump_lines) < 2 * MAX_DUMP_LINES:
+                # Past the head, keep the frames in test files: where the hang or crash is.
                 self._dump_lines.append(line.rstrip())
             return True
         if not stripped or stripped.startswith(("Thread 0x", "Current thread", "Stack (most",
