@@ -328,3 +328,16 @@ def test_text_and_markdown_show_control_characters_as_symbols(checklists):
         assert "\x1b" not in output and "\x00" not in output and "\u202e" not in output
         assert "\u241b" in output and "<U+202E>" in output
     assert to_json(triage)["failures"][0]["excerpt"] == CONTROL_EXCERPT  # JSON keeps it raw
+
+
+def test_hostile_values_round_trip_through_urls(checklists):
+    ctx = hostile_context()
+    ctx.failures[0].message = 'Error: "quoted" <b>&amp;</b> ✓\nsecond line'
+    failure = fill(ctx, checklists).failures[0]
+    new = _query(failure.new_issue_url)
+    assert new["title"] == failure.suggested_title and HOSTILE_BUILDER in new["title"]
+    queries = [_query(u)["q"] for u in failure.search_urls]
+    assert queries[0] == "is:issue in:title " + failure.test_method
+    assert queries[2] == 'is:issue "Error:  quoted  <b>&amp;</b> ✓"'  # first line, as a phrase
+    for url in [failure.new_issue_url, *failure.search_urls]:
+        assert re.fullmatch(r"[A-Za-z0-9:/?#\[\]@!$&'()*+,;=%._~-]+", url), url  # all encoded
