@@ -190,7 +190,8 @@ class TestRun:
 _MARKERS = (
     ":", "]",
     "\x1b", "`", "\\",  # ANSI colours; code fences and escapes of pasted markdown
-    "Re-running ", "Warning -- ", " failed", " crashed", "random seed",
+    "Re-running ", "Warning -- ",
+    "\ntest test",  # "test test_x failed -- multiple errors occurred; ..." at column 0
 )
 
 
@@ -206,10 +207,13 @@ def _interesting_starts(text: str) -> list[int]:
     """Offsets of the starts of lines of ``text`` that contain a marker, ascending."""
     starts: set[int] = set()
     add, find, rfind = starts.add, text.find, text.rfind
+    if text.startswith("test test"):
+        add(0)
     for marker in _MARKERS:
         i = find(marker)
+        at_newline = marker[0] == "\n"
         while i >= 0:
-            add(rfind("\n", 0, i) + 1)
+            add(i + 1 if at_newline else rfind("\n", 0, i) + 1)
             eol = find("\n", i + 1)
             if eol < 0:
                 break
@@ -367,6 +371,7 @@ class Parser:
         self._inproc_failed = False
         self._final_seen = False
         self._sequential = False  # sequential mode: progress lines name the test starting
+        self._head_left = 1 << 16  # characters of the log's head still to search for the seed
         self._running: list[str] = []  # from the last "-- running (N): ..." or heartbeat
         self._markdown = False
         self._oneliners: dict[str, tuple[str, str, str]] = {}  # test -> (word, exc, traceback)
@@ -410,6 +415,12 @@ class Parser:
                 elif not _binary(line):
                     self.feed_text(line)
             return
+        if self.run.random_seed is None and self._head_left > 0:
+            # ≤3.10 prints "Using random seed 1711018" (no marker) once, near the top.
+            m = _SEED.search(text, 0, self._head_left)
+            if m:
+                self.run.random_seed = int(m.group("seed"))
+            self._head_left -= n
         starts = _interesting_starts(text)
         k, count = 0, len(starts)
         find = text.find
