@@ -267,7 +267,7 @@ _RERUN_ALL = re.compile(r"Re-running (?:\d+ )?failed tests in verbose mode")
 # 2.7 and early 3.x quote the name: "Re-running test 'test_x' in verbose mode".
 _RERUN_ONE = re.compile(r"Re-running (?:test ')?(?P<name>[\w.\-]+)'? in verbose mode")
 _LEAK = re.compile(
-    r"(?P<name>[\w.:]+) leaked \[(?P<counts>[-\d, ]*)\] "
+    r"(?P<name>[\w.:]{1,200}) leaked \[(?P<counts>[-\d, ]{0,2000})\] "
     r"(?P<kind>references|memory blocks|file descriptors), sum=-?\d+(?P<tail>.*)$"
 )
 _TIMEOUT = re.compile(r"Timeout \((?P<t>\d+:\d\d:\d\d)\)!")
