@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from bbwatch.matching import Failure
 from bbwatch.registry import KnownIssue, RegistryError, load_registry, parse_registry
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import REPO
 
@@ -157,6 +159,27 @@ def test_shipped_registry_is_valid_and_aligned_with_the_fleet():
     # the crash and the env change stay unregistered, so the pages show "new" failures
     assert registry.match(failure("crash", "Fatal Python error: Aborted", "crashed")) == []
     assert registry.match(failure("env_changed", "os.environ was modified", "env_changed")) == []
+
+
+SHIPPED = (REPO / "docs" / "data" / "known-issues.toml").read_text()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(
+    st.text(max_size=300),
+    # the shipped file with one line dropped or replaced: the realistic editing mistakes
+    st.tuples(st.integers(0, SHIPPED.count("\n")), st.text(max_size=40)).map(
+        lambda t: "\n".join(line if i != t[0] else t[1]
+                            for i, line in enumerate(SHIPPED.splitlines()))),
+))
+def test_any_text_loads_or_gives_a_one_line_registry_error(text):
+    try:
+        registry = parse_registry(text, "known.toml")
+    except RegistryError as exc:
+        assert str(exc).startswith("known.toml") and "\n" not in str(exc)
+    else:
+        for known in registry.issues:
+            assert known.kind in ("flaky", "failing", "infra") and known.tests
 
 
 # -- the handbook page ---------------------------------------------------------------------
