@@ -191,3 +191,13 @@ def test_new_issue_body_fences_the_excerpt_safely():
     assert body.splitlines()[0] == ("`test_x.T.test_a` failed on AMD64 Debian 3.x: "
                                     "http://127.0.0.1:8010/#/builders/4/builds/2")
     assert body.splitlines()[2] == "`````" and body.splitlines()[-1] == "`````"
+
+
+def test_default_registry_and_no_registry(capsys, files):
+    issues, _ = files
+    code, out, _ = run(capsys, str(LOG), "--issues", str(issues), "--json")
+    assert code == 0 and json.loads(out)["registry"].endswith("docs/data/known-issues.toml")
+    code, out, _ = run(capsys, str(LOG), "--issues", str(issues), "--json", "--no-registry")
+    report = json.loads(out)
+    assert report["registry"] is None
+    assert all(c["source"] == "tracker" for f in report["failures"] for c in f["candidates"])

@@ -48,6 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="GitHub API root (GitHub Enterprise: https://HOST/api/v3)")
     p.add_argument("--registry", metavar="PATH", default=None,
                    help="known-issues registry (default: docs/data/known-issues.toml if present)")
+    p.add_argument("--no-registry", action="store_true",
+                   help="ask only the tracker, without the registry")
     p.add_argument("--builder", default=None, help="builder name, for a log file")
     p.add_argument("--branch", default=None, help="branch (3.x, 3.14, ...), for a log file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -175,6 +177,8 @@ def _tracker(args: argparse.Namespace) -> Any:
 def _registry(args: argparse.Namespace) -> Any:
     from bbwatch.registry import default_registry_path, load_registry
 
+    if args.no_registry:
+        return None
     path = Path(args.registry) if args.registry else default_registry_path()
     return load_registry(path) if path is not None else None
 
