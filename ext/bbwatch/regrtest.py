@@ -246,6 +246,8 @@ _FINAL_RESULT = re.compile(
 )
 _SECTION_RESULT = re.compile(r"^== Tests result: (?P<state>.+?) ==$")
 _CASE_HEADER = re.compile(r"^(?P<status>FAIL|ERROR|UNEXPECTED SUCCESS): (?P<rest>\S.*)$")
+# A header without "(...)" must at least start with a dotted id ("ERROR: pip ..." is not a case).
+_DOTTED_ID = re.compile(r"^[A-Za-z_]\w*(?:\.\w+)+(?: |$)")
 _CASE_ID = re.compile(r"^(?P<method>\S+) \((?P<path>[^()\s]+)\)(?: (?P<sub>.+))?$")
 _ONE_LINER = re.compile(
     r"^(?:.* \.\.\. )?test (?P<name>[\w.\-]+) (?P<word>failed|crashed)(?P<rest>(?: -- .*)?)$"
@@ -287,6 +289,13 @@ _CASE_END = re.compile(
     r"^(?:Ran \d+ tests? in |test [\w.\-]+ failed$|== Tests result: |(?:Tests )?[Rr]esult: [A-Z])"
 )
 _NOT_EXCEPTIONS = ("Traceback", "During handling", "The above exception")
+
+
+def _case_header(stripped: str) -> re.Match[str] | None:
+    m = _CASE_HEADER.match(stripped)
+    if m and (_CASE_ID.match(m.group("rest")) or _DOTTED_ID.match(m.group("rest"))):
+        return m
+    return None
 
 
 def _progress_outcome(word: str, detail: str | None) -> str:
@@ -490,7 +499,7 @@ class Parser:
         if m:
             self._progress(m.group("rest"))
             return
-        m = _CASE_HEADER.match(stripped)
+        m = _case_header(stripped)
         if m:
             self._start_case(m.group("status"), m.group("rest"))
             return
@@ -763,7 +772,7 @@ class Parser:
                 self._end_block()
             self._case_started_tb = True
             return True
-        if (_CASE_HEADER.match(stripped) or _PROGRESS.match(stripped)
+        if (_case_header(stripped) or _PROGRESS.match(stripped)
                 or _CASE_END.match(stripped)):
             self._end_block()
             return False

@@ -398,3 +398,14 @@ def test_windows_thread_dump_names_the_test() -> None:
             "line 9 in test_timeout\r\n")
     [timeout] = parse_text(text).timeouts
     assert timeout.test_file == "test_concurrent_futures"
+
+
+@pytest.mark.parametrize("line", ["ERROR: Could not find a version that satisfies pip",
+                                  "FAIL: see above", "ERROR: "])
+def test_error_lines_that_are_not_unittest_blocks(line: str) -> None:
+    assert parse_text(f"0:00:01 [1/1] test_venv passed\n{line}\n").cases == []
+
+
+def test_dotted_id_header_without_parentheses() -> None:
+    [case] = parse_text(_block("FAIL: test.test_os.T.test_foo", "AssertionError")).cases
+    assert case.test_id == "test.test_os.T.test_foo"
