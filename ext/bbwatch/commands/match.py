@@ -145,7 +145,8 @@ def match_report(run: Any, tracker: Any, registry: Any, *, builder: str | None =
 
 def _issue_body(run: Any, failure: Any, build_url: str | None) -> str:
     where = failure.builder or "a buildbot"
-    lines = [f"`{failure.test_id or failure.test_file}` failed on {where}"
+    again = " then passed on re-run" if failure.passed_on_rerun else ""
+    lines = [f"`{failure.test_id or failure.test_file}` failed{again} on {where}"
              + (f": {build_url}" if build_url else "."), ""]
     excerpt = run.excerpt(failure.test_file) if hasattr(run, "excerpt") else ""
     if excerpt:
