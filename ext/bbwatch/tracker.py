@@ -8,6 +8,7 @@ crash use ``search_candidates``, which degrades to "not checked: <reason>".
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -333,6 +334,7 @@ class GitHubTracker:
             "fetched_at": time.time(),
             "issues": [asdict(issue) for issue in issues],
         }
+        tmp = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
@@ -340,7 +342,10 @@ class GitHubTracker:
                 json.dump(record, fp, sort_keys=True)
             os.replace(tmp, path)
         except OSError:
-            pass  # a cache that cannot be written only costs a request next time
+            # a cache that cannot be written only costs a request next time
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
 
 
 def web_url_for_api(api_url: str) -> str:

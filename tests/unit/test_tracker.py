@@ -153,6 +153,15 @@ def test_github_cache_expires_and_survives_corruption(gh, tmp_path):
     assert len(gh.requests) == 3
 
 
+def test_unwritable_cache_costs_only_a_request(gh, tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache folder should be")
+    tracker = tracker_for(gh, blocker / "cache")
+    assert [i.number for i in tracker.search("test_os")] == [101]
+    assert [i.number for i in tracker.search("test_os")] == [101]
+    assert len(gh.requests) == 2
+
+
 # -- GitHubTracker: faults -----------------------------------------------------------------
 def test_rate_limit_403_with_short_retry_after_waits_then_succeeds(gh):
     waits: list[float] = []
