@@ -192,6 +192,7 @@ _MARKERS = (
     "\x1b", "`", "\\",  # ANSI colours; code fences and escapes of pasted markdown
     "Re-running ", "Warning -- ",
     "\ntest test",  # "test test_x failed -- multiple errors occurred; ..." at column 0
+    "\nRan 0 tests",  # an in-process re-run (≤3.10) that matched nothing did not pass
 )
 
 
@@ -378,6 +379,7 @@ class Parser:
         self._rerun_seen: set[str] = set()
         self._inproc_rerun: str | None = None  # ≤3.10 in-process re-run: the test re-running
         self._inproc_failed = False
+        self._inproc_ran_nothing = False
         self._final_seen = False
         self._sequential = False  # sequential mode: progress lines name the test starting
         self._head_left = 1 << 16  # characters of the log's head still to search for the seed
@@ -520,6 +522,9 @@ class Parser:
             if m:
                 self._rerun_one(m.group("name"))
                 return
+        if self._inproc_rerun and stripped.startswith("Ran 0 tests"):
+            self._inproc_ran_nothing = True
+            return
         m = _HEARTBEAT.match(stripped)
         if m:
             self._running = _RUNNING_NAME.findall(m.group("names"))
@@ -642,12 +647,15 @@ class Parser:
                 self._end_inproc_rerun()
             self._inproc_rerun = name
             self._inproc_failed = False
+            self._inproc_ran_nothing = False
         self._current = name
 
     def _end_inproc_rerun(self) -> None:
         """The in-process re-run of one test ended: it passed unless a failure was printed."""
         name, self._inproc_rerun = self._inproc_rerun, None
-        if name and not self._inproc_failed:
+        if name and self._inproc_ran_nothing and not self._inproc_failed:
+            self._phase.outcomes.setdefault(name, "no_tests")
+        elif name and not self._inproc_failed:
             self._phase.outcomes.setdefault(name, "passed")
 
     def _one_liner(self, name: str, word: str, rest: str) -> None:
@@ -963,6 +971,8 @@ class Parser:
 
         if rerun_phase is not None:
             for name, outcome in rerun_phase.outcomes.items():
+                if outcome == "no_tests" and name in first_bad:
+                    continue  # a re-run that ran nothing says nothing: keep the first run's
                 if outcome == "passed":
                     outcome = "passed_on_rerun" if (name in first_bad or name not in outcomes) \
                         else "passed"

@@ -409,3 +409,18 @@ def test_error_lines_that_are_not_unittest_blocks(line: str) -> None:
 def test_dotted_id_header_without_parentheses() -> None:
     [case] = parse_text(_block("FAIL: test.test_os.T.test_foo", "AssertionError")).cases
     assert case.test_id == "test.test_os.T.test_foo"
+
+
+@pytest.mark.parametrize("rerun", [
+    # ≤3.10: in-process, the re-run matched no test method ("Ran 0 tests"), then the log stops.
+    "Re-running failed tests in verbose mode\nRe-running test_crash in verbose mode\n\n"
+    + "-" * 70 + "\nRan 0 tests in 0.000s\n\nOK\nRe-running test_ok2 in verbose mode\n",
+    # 3.11+: in a subprocess, "ran no tests".
+    "Re-running 1 failed tests in verbose mode in subprocesses\n"
+    "0:00:02 [1/1] test_crash ran no tests\n",
+])
+def test_rerun_that_ran_nothing_keeps_the_crash(rerun: str) -> None:
+    text = "0:00:01 [1/1/1] test_crash crashed (Exit code -9)\n" + rerun
+    run = parse_text(text)
+    assert run.outcomes["test_crash"] == "crashed"
+    assert "test_crash" in run.failed and run.rerun_passed == []
