@@ -9,6 +9,7 @@ identical failure will find with its first search term.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -99,6 +100,7 @@ def canonical_test_id(test_id: str | None) -> str | None:
     return test_id.split(" ", 1)[0]  # drop a trailing "(i=1)" subtest description
 
 
+@functools.lru_cache(maxsize=4096)
 def split_test_id(
     test_id: str | None, test_file: str | None = None
 ) -> tuple[str | None, str | None]:
@@ -267,8 +269,12 @@ def _tokens(text: str) -> set[str]:
 
 def _contains(title: str, needle: str) -> bool:
     """``needle`` appears in ``title`` as whole words (``test_os`` is not in ``test_ossaudio``)."""
-    pattern = r"(?<![\w.])" + re.escape(needle.lower()) + r"(?![\w])"
-    return re.search(pattern, title.lower()) is not None
+    return _needle(needle).search(title.lower()) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _needle(needle: str) -> re.Pattern[str]:
+    return re.compile(r"(?<![\w.])" + re.escape(needle.lower()) + r"(?![\w])")
 
 
 # Words that say nothing about *which* failure it is: English glue and the usual exception names.
@@ -289,11 +295,20 @@ def message_similarity(message: str | None, issue: Issue) -> float:
     """
     if not message:
         return 0.0
-    words = _tokens(re.sub(r"<[A-Z]+>", " ", normalise_message(message))) - _GENERIC
+    words = _message_words(message)
     if len(words) < MIN_MESSAGE_WORDS:
         return 0.0
-    text = _tokens(f"{issue.title}\n{issue.body}")
-    return len(words & text) / len(words)
+    return len(words & _issue_words(issue.title, issue.body)) / len(words)
+
+
+@functools.lru_cache(maxsize=1024)
+def _message_words(message: str) -> frozenset[str]:
+    return frozenset(_tokens(re.sub(r"<[A-Z]+>", " ", normalise_message(message))) - _GENERIC)
+
+
+@functools.lru_cache(maxsize=8192)
+def _issue_words(title: str, body: str) -> frozenset[str]:
+    return frozenset(_tokens(f"{title}\n{body}"))
 
 
 def _title_rule(f: Failure, issue: Issue) -> tuple[str, str] | None:
