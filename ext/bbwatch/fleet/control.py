@@ -289,13 +289,13 @@ def wait_api(fleet: Fleet, timeout: float = START_TIMEOUT) -> None:
             time.sleep(0.3)
 
 
-def _post_change(fleet: Fleet, info: repo_mod.CommitInfo, branch: str) -> None:
+def _post_change(fleet: Fleet, info: repo_mod.CommitInfo, branch: str, tip: bool) -> None:
     data = {
         "revision": info.revision, "branch": branch, "author": info.author,
         "committer": "GitHub <noreply@github.com>", "comments": info.comments,
         "when_timestamp": str(info.when), "files": json.dumps(list(info.files)),
         "repository": str(fleet.repo), "project": scenarios.PROJECT, "category": "",
-        "properties": json.dumps({}),
+        "properties": json.dumps({scenarios.PUSH_TIP: True} if tip else {}),
     }
     resp = requests.post(f"{fleet.url}change_hook/base", data=data, timeout=10)
     if resp.status_code != 200:
@@ -315,9 +315,8 @@ def feed(fleet: Fleet, log: Log, timeout: float = 30.0) -> int:
         before = len(_get(fleet, "buildsets", field="bsid"))
         log(f"push {number}/{len(scenarios.PUSHES)} to {push.branch}: {len(missing)} commit(s)")
         for key in missing:
-            _post_change(fleet, infos[key], push.branch)
-        # Wait for the tree-stable timer to turn this push into its buildset, so the next
-        # push gets a buildset of its own (deterministic blamelists).
+            _post_change(fleet, infos[key], push.branch, tip=key == push.commits[-1])
+        # Wait for this push's buildset so that build requests are submitted in push order.
         deadline = time.monotonic() + timeout
         while len(_get(fleet, "buildsets", field="bsid")) <= before:
             if time.monotonic() > deadline:

@@ -1,0 +1,189 @@
+"""The real fleet's history matches ``bbwatch.fleet.scenarios`` (checked via the REST API)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from functools import cache
+
+import pytest
+import requests
+from bbwatch.fleet import scenarios
+
+pytestmark = pytest.mark.integration
+
+CPYTHON_STEPS = ("git", "configure", "compile", "pythoninfo", "test", "clean")
+RESULTS = {0: "success", 1: "warnings", 2: "failure", 3: "skipped", 4: "exception", 5: "retry",
+           6: "cancelled"}
+
+
+@cache
+def _get(api: str, path: str) -> dict:
+    resp = requests.get(api + path, timeout=30)
+    resp.raise_for_status()
+    return resp.json()
+
+
+@pytest.fixture(scope="module")
+def api(fleet) -> str:
+    return fleet.api
+
+
+@pytest.fixture(scope="module")
+def builder_ids(api: str) -> dict[str, int]:
+    return {b["name"]: b["builderid"] for b in _get(api, "builders")["builders"]}
+
+
+def build_of(api: str, builder_ids: dict[str, int], builder: str, number: int) -> dict:
+    builds = _get(api, f"builders/{builder_ids[builder]}/builds/{number}")["builds"]
+    assert builds, f"{builder} has no build {number}"
+    return builds[0]
+
+
+def step_log(api: str, build: dict, step: str, slug: str = "stdio") -> str:
+    steps = _get(api, f"builds/{build['buildid']}/steps")["steps"]
+    (match,) = [s for s in steps if s["name"] == step]
+    logs = _get(api, f"steps/{match['stepid']}/logs")["logs"]
+    (log,) = [x for x in logs if x["slug"] == slug]
+    resp = requests.get(f"{api}logs/{log['logid']}/raw", timeout=30)
+    resp.raise_for_status()
+    return resp.text
+
+
+def change_titles(api: str, build: dict) -> set[str]:
+    changes = _get(api, f"builds/{build['buildid']}/changes")["changes"]
+    return {c["comments"].splitlines()[0] for c in changes}
+
+
+def test_builders_named_and_tagged_like_cpython(api: str) -> None:
+    builders = {b["name"]: b for b in _get(api, "builders")["builders"]}
+    assert set(builders) == {b.name for b in scenarios.BUILDERS}
+    assert 14 <= len(builders) <= 20
+    for spec in scenarios.BUILDERS:
+        tags = builders[spec.name]["tags"]
+        assert sorted(tags) == sorted(spec.tags), spec.name
+        assert tags[0] == scenarios.BRANCH_TAGS[spec.branch]
+        assert ("stable" in tags) != ("unstable" in tags)
+    assert {scenarios.BRANCH_TAGS[b.branch] for b in scenarios.BUILDERS} == {
+        "3.x", "3.14", "PullRequest"}
+
+
+def test_every_builder_has_the_manifest_history(api: str, builder_ids: dict[str, int]) -> None:
+    for spec in scenarios.BUILDERS:
+        builds = _get(api, f"builders/{builder_ids[spec.name]}/builds?order=number")["builds"]
+        got = [RESULTS[b["results"]] for b in builds]
+        assert all(b["complete"] for b in builds), spec.name
+        assert got == list(spec.results), spec.name
+
+
+def test_nothing_is_pending(api: str) -> None:
+    assert _get(api, "buildrequests?complete=false")["buildrequests"] == []
+
+
+def test_disconnected_worker(api: str) -> None:
+    workers = {w["name"]: w for w in _get(api, "workers")["workers"]}
+    assert set(workers) == {w.name for w in scenarios.WORKERS}
+    for w in scenarios.WORKERS:
+        assert bool(workers[w.name]["connected_to"]) == w.started, w.name
+    assert workers[scenarios.DISCONNECTED_WORKER]["connected_to"] == []
+    # The disconnected builder is attached to that worker only and has no builds.
+    configured = workers[scenarios.DISCONNECTED_WORKER]["configured_on"]
+    names = {b["builderid"]: b["name"] for b in _get(api, "builders")["builders"]}
+    assert {names[c["builderid"]] for c in configured} == {scenarios.DISCONNECTED_BUILDER}
+
+
+@pytest.mark.parametrize(
+    "scenario", [s for s in scenarios.SCENARIOS if s.build], ids=lambda s: s.kind)
+def test_scenario_occurs(api: str, builder_ids: dict[str, int], scenario) -> None:
+    build = build_of(api, builder_ids, scenario.builder, scenario.build)
+    assert RESULTS[build["results"]] == scenario.result
+    steps = {s["name"]: s for s in _get(api, f"builds/{build['buildid']}/steps")["steps"]}
+    names = list(steps)[1:]  # after worker_preparation; a halted build skips to "clean"
+    assert names == [n for n in CPYTHON_STEPS if n in names] and names[-1] == "clean"
+    if scenario.kind == "exception":
+        assert RESULTS[steps["test"]["results"]] == "exception"
+    elif scenario.result != "success":
+        assert RESULTS[steps[scenario.step]["results"]] == scenario.result
+    if scenario.log_lines:
+        text = step_log(api, build, scenario.step)
+        for line in scenario.log_lines:
+            assert line in text, f"{scenario.kind}: {line!r} not in the {scenario.step} log"
+    if scenario.test_id:
+        method = scenario.test_id.rsplit(".", 1)[1]
+        assert method in step_log(api, build, scenario.step)
+
+
+def test_regression_introduced_and_fixed(api: str, builder_ids: dict[str, int]) -> None:
+    reg = scenarios.REGRESSION
+    for name in reg.builders:
+        bad = build_of(api, builder_ids, name, reg.first_bad_build)
+        assert RESULTS[bad["results"]] == "failure"
+        assert reg.introduced_by in change_titles(api, bad)
+        text = step_log(api, bad, "test")
+        for test_id in reg.test_ids:
+            method = test_id.rsplit(".", 1)[1]
+            assert re.search(rf"(FAIL|ERROR): {method} \(", text), (name, test_id)
+        before = build_of(api, builder_ids, name, reg.first_bad_build - 1)
+        assert RESULTS[before["results"]] == "success"
+        good = build_of(api, builder_ids, name, reg.first_good_build)
+        assert RESULTS[good["results"]] == "success"
+        assert reg.fixed_by in change_titles(api, good)
+
+
+def test_streak_still_red_at_the_end(api: str, builder_ids: dict[str, int]) -> None:
+    red = scenarios.STILL_RED
+    assert red.fixed_by is None
+    for name in red.builders:
+        builds = _get(api, f"builders/{builder_ids[name]}/builds?order=number")["builds"]
+        tail = builds[red.first_bad_build - 1:]
+        assert tail and all(RESULTS[b["results"]] == "failure" for b in tail), name
+        assert red.introduced_by in change_titles(api, tail[0])
+        assert "FAIL: test_describe_keys (test_bbw_os.DescribeTests.test_describe_keys)" in \
+            step_log(api, tail[-1], "test")
+
+
+def test_multi_commit_blamelists(api: str, builder_ids: dict[str, int]) -> None:
+    for name, number, titles in scenarios.MULTI_COMMIT_BUILDS:
+        build = build_of(api, builder_ids, name, number)
+        assert change_titles(api, build) == set(titles), (name, number)
+        assert len(titles) > 1
+
+
+def test_changes_look_like_cpython(api: str) -> None:
+    changes = _get(api, "changes")["changes"]
+    assert {c["comments"].splitlines()[0] for c in changes} == {
+        c.title for c in scenarios.COMMITS}
+    for c in changes:
+        assert re.match(r"^(\[3\.\d+\] )?gh-\d+: \S", c["comments"]), c["comments"]
+        assert re.match(r"^[A-Z][\w ().-]+ <[^@\s]+@[^>\s]+>$", c["author"]), c["author"]
+        assert c["files"] and all(f.startswith(("Lib/", "Modules/")) for f in c["files"])
+        assert re.fullmatch(r"[0-9a-f]{40}", c["revision"])
+        assert c["branch"] in {"main", "3.14", scenarios.PR_REF}
+
+
+def test_green_builder(api: str, builder_ids: dict[str, int]) -> None:
+    builds = _get(api, f"builders/{builder_ids[scenarios.GREEN_BUILDER]}/builds")["builds"]
+    assert len(builds) >= 4 and all(b["results"] == 0 for b in builds)
+
+
+def test_listens_on_localhost_only(fleet) -> None:
+    assert fleet.url.startswith("http://127.0.0.1:")
+    config = requests.get(fleet.url + "config", timeout=10)
+    assert config.status_code == 200
+    assert requests.get(fleet.url, timeout=10).status_code == 200  # the www UI is served
+
+
+def test_second_up_detects_the_running_fleet(fleet) -> None:
+    if fleet.dir is None:
+        pytest.skip("reusing BBWATCH_TEST_FLEET_URL; its directory is unknown")
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "bbwatch", "fleet", "up", "--dir", str(fleet.dir), "--port",
+         str(fleet.port), "--quiet"], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == fleet.url + "\n"
+    assert time.monotonic() - started < 30
+    # Nothing was re-sent: still one buildset per push.
+    assert len(_get.__wrapped__(fleet.api, "buildsets")["buildsets"]) == len(scenarios.PUSHES)
