@@ -53,6 +53,7 @@ __all__ = [
     "normalise_base_url",
     "open_client",
     "parse_build_url",
+    "tail_lines",
 ]
 
 T = TypeVar("T")
@@ -980,30 +981,36 @@ def _error_detail(resp: requests.Response) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-def _tail_text(chunks: Iterable[bytes], cap: int) -> str:
-    """Join streamed chunks keeping only the last ``cap`` bytes, as whole lines of text."""
+def tail_lines(chunks: Iterable[bytes], cap: int) -> tuple[str, bool]:
+    """The last ``cap`` bytes of a byte stream as whole lines of text, and whether it was cut.
+
+    Memory stays about ``cap`` plus one chunk. One byte more than the cap is kept, so a cut
+    that falls exactly on a line start keeps that line; otherwise the partial first line goes.
+    """
+    keep = cap + 1
     kept: collections.deque[bytes] = collections.deque()
     size = 0
-    dropped = False
     for chunk in chunks:
         if not chunk:
             continue
         kept.append(chunk)
         size += len(chunk)
-        while kept and size - len(kept[0]) >= cap:
+        while kept and size - len(kept[0]) >= keep:
             size -= len(kept.popleft())
-            dropped = True
     data = b"".join(kept)
-    if len(data) > cap:
-        data = data[len(data) - cap :]
-        dropped = True
-    text = data.decode("utf-8", errors="replace")
-    if dropped:
-        # The first line is cut somewhere in the middle: drop it.
-        newline = text.find("\n")
-        text = text[newline + 1 :] if newline >= 0 else ""
-        return text
-    return _strip_raw_header(text)
+    if len(data) <= cap:
+        return data.decode("utf-8", errors="replace"), False
+    data = data[len(data) - keep :]
+    newline = data.find(b"\n")
+    # Bytes after a newline start on a character boundary, so decoding is clean.
+    text = data[newline + 1 :].decode("utf-8", errors="replace") if newline >= 0 else ""
+    return text, True
+
+
+def _tail_text(chunks: Iterable[bytes], cap: int) -> str:
+    """A raw log's text within ``cap``; Buildbot's header goes when the start was kept."""
+    text, cut = tail_lines(chunks, cap)
+    return text if cut else _strip_raw_header(text)
 
 
 def _strip_raw_header(text: str) -> str:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bbwatch.buildbot import BuildbotError, BuildRef, build_url
+from bbwatch.buildbot import BuildbotError, BuildRef, build_url, tail_lines
 from bbwatch.models import Build, Builder, Change, FleetData, Log, Step, Worker
 from bbwatch.serialize import (
     build_from_dict,
@@ -242,12 +242,7 @@ class SnapshotSource:
 
 
 def _cap(text: str, cap: int | None) -> str:
-    """The tail of ``text`` within ``cap`` bytes, cut at a line start (as the client does)."""
+    """The tail of ``text`` within ``cap`` bytes, in whole lines (as the client cuts logs)."""
     if cap is None:
         return text
-    data = text.encode("utf-8")
-    if len(data) <= cap:
-        return text
-    tail = data[len(data) - cap :].decode("utf-8", errors="replace")
-    newline = tail.find("\n")
-    return tail[newline + 1 :] if newline >= 0 else ""
+    return tail_lines([text.encode("utf-8")], cap)[0]

@@ -15,6 +15,8 @@ from bbwatch.buildbot import (
     parse_build_url,
 )
 from bbwatch.models import Log, Result
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.fakemaster import FakeMaster
 from tests.httpfake import FakeServer, Reply
@@ -198,3 +200,22 @@ def test_find_builds_passes_buildbot_filters(master: FakeMaster) -> None:
 def test_bad_client_settings(kw: dict) -> None:
     with pytest.raises(ValueError, match="must be"):
         BuildbotClient("http://127.0.0.1:1/", **kw)
+
+
+@given(
+    st.lists(st.text(alphabet="ab é\u20ac", max_size=30), max_size=60),
+    st.integers(min_value=1, max_value=400),
+    st.integers(min_value=1, max_value=50),
+)
+def test_tail_text_is_the_longest_whole_line_suffix(lines: list[str], cap: int, chunk: int) -> None:
+    data = "".join(line + "\n" for line in lines).encode()
+    tail = _tail_text((data[i : i + chunk] for i in range(0, len(data), chunk)), cap)
+    if len(data) <= cap:
+        assert tail == data.decode()
+        return
+    assert len(tail.encode()) <= cap
+    assert data.decode().endswith(tail)
+    kept = tail.count("\n")
+    # The longest suffix of whole lines that fits: one more line would not.
+    longer = "".join(line + "\n" for line in lines[len(lines) - kept - 1 :])
+    assert len(longer.encode()) > cap
