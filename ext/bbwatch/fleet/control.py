@@ -153,15 +153,17 @@ def _read_pid(basedir: Path) -> int | None:
 
 def _is_ours(pid: int, basedir: Path) -> bool:
     """Is ``pid`` alive and a twistd process of ``basedir``? (guards against reused pids)"""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        cwd = os.readlink(f"/proc/{pid}/cwd")
-    except OSError:
+    if not Path("/proc/self").exists():  # not Linux: trust the pid file
         try:
             os.kill(pid, 0)
         except OSError:
             return False
-        return True  # no /proc (not Linux): trust the pid file
+        return True
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return False  # gone (or a zombie)
     return "buildbot" in cmdline and Path(cwd).resolve() == basedir.resolve()
 
 
@@ -348,7 +350,7 @@ def wait_history(fleet: Fleet, log: Log, timeout: float = HISTORY_TIMEOUT) -> No
         if time.monotonic() > deadline:
             raise FleetError(f"the history is not complete after {timeout:.0f} s ({done}/"
                              f"{expected} builds); see {fleet.master_dir / 'twistd.log'}")
-        time.sleep(0.5)
+        time.sleep(1.0)
 
 
 def up(directory: Path, port: int, log: Log = _quiet_log) -> Fleet:

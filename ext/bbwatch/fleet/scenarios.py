@@ -90,14 +90,15 @@ class Scenario:
 
 
 WORKERS = (
-    Worker("bbw-debian-amd64", max_builds=3),
+    Worker("bbw-debian-amd64", max_builds=2),
+    Worker("bbw-fedora-amd64", max_builds=2),
     Worker("bbw-win11-amd64", max_builds=2),
     Worker("bbw-fedora-ppc64le", max_builds=1, started=False),
 )
 DISCONNECTED_WORKER = "bbw-fedora-ppc64le"
 
 S, W, F, E = SUCCESS, WARNINGS, FAILURE, EXCEPTION
-LINUX, WIN = "bbw-debian-amd64", "bbw-win11-amd64"
+LINUX, FEDORA, WIN = "bbw-debian-amd64", "bbw-fedora-amd64", "bbw-win11-amd64"
 
 BUILDERS: tuple[Builder, ...] = (
     # --- main (3.x): 6 pushes ---
@@ -106,10 +107,10 @@ BUILDERS: tuple[Builder, ...] = (
     Builder("AMD64 Ubuntu Shared 3.x", "main", ("3.x", "stable", "tier-1", "shared"), LINUX,
             configure_flags=("--enable-shared",), results=(S, F, F, S, F, F)),
     Builder("AMD64 Fedora Stable Refleaks 3.x", "main",
-            ("3.x", "stable", "tier-1", "refleak"), LINUX, tests=REFLEAK_TESTS,
+            ("3.x", "stable", "tier-1", "refleak"), FEDORA, tests=REFLEAK_TESTS,
             env={"BBW_HUNT_REFLEAKS": "1"}, configure_flags=("--with-pydebug",),
             results=(S, F, F, F, F, F)),
-    Builder("AMD64 Fedora Rawhide 3.x", "main", ("3.x", "unstable", "tier-1"), LINUX,
+    Builder("AMD64 Fedora Rawhide 3.x", "main", ("3.x", "unstable", "tier-1"), FEDORA,
             tests=(*CORE_TESTS, "test_bbw_locale"), results=(F, F, F, F, F, F)),
     Builder("AMD64 FreeBSD14 3.x", "main", ("3.x", "unstable", "tier-3"), LINUX,
             env={"BBW_PLATFORM": "freebsd"}, results=(S, F, F, S, F, F)),
@@ -121,7 +122,7 @@ BUILDERS: tuple[Builder, ...] = (
     # --- 3.14: 4 pushes ---
     Builder("AMD64 Debian root 3.14", "3.14", ("3.14", "stable", "tier-1"), LINUX,
             tests=(*CORE_TESTS, "test_bbw_events"), results=(S, S, S, S)),
-    Builder("AMD64 CentOS9 NoGIL 3.14", "3.14", ("3.14", "stable", "tier-1", "nogil"), LINUX,
+    Builder("AMD64 CentOS9 NoGIL 3.14", "3.14", ("3.14", "stable", "tier-1", "nogil"), FEDORA,
             tests=(*CORE_TESTS, "test_bbw_events"), env={"BBW_FLAKY": "1"},
             configure_flags=("--disable-gil",), results=(W, W, W, W)),
     Builder("AMD64 Windows11 Non-Debug 3.14", "3.14",
@@ -129,7 +130,7 @@ BUILDERS: tuple[Builder, ...] = (
             tests=(*CORE_TESTS, "test_bbw_net"), env={"BBW_PLATFORM": "windows"}, timeout=5,
             results=(S, F, S, S)),
     Builder("aarch64 CentOS10 LTO 3.14", "3.14",
-            ("3.14", "unstable", "tier-2", "lto", "nondebug"), LINUX,
+            ("3.14", "unstable", "tier-2", "lto", "nondebug"), FEDORA,
             tests=(*CORE_TESTS, "test_bbw_parser"), env={"BBW_LTO": "1"},
             configure_flags=("--with-lto",), results=(F, F, F, F)),
     Builder("ARM64 macOS 3.14", "3.14", ("3.14", "stable", "tier-2"), LINUX,
@@ -140,7 +141,7 @@ BUILDERS: tuple[Builder, ...] = (
             env={"BBW_PLATFORM": "windows"},
             configure_flags=("--enable-optimizations", "--disable-gil"), results=(S, F)),
     Builder("AMD64 Fedora Stable Refleaks PR", "PR",
-            ("PullRequest", "stable", "tier-1", "refleak"), LINUX, tests=REFLEAK_TESTS,
+            ("PullRequest", "stable", "tier-1", "refleak"), FEDORA, tests=REFLEAK_TESTS,
             env={"BBW_HUNT_REFLEAKS": "1"}, configure_flags=("--with-pydebug",),
             results=(S, F)),
 )
