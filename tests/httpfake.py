@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -67,6 +68,13 @@ class Request:
         return f"{self.path}?{self.query}" if self.query else self.path
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        # Clients hanging up (timeouts, killed connections) are what fault tests provoke.
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 class FakeServer:
     """A threaded ``http.server`` on an ephemeral 127.0.0.1 port with scripted routes."""
 
@@ -76,7 +84,7 @@ class FakeServer:
         self._conns: list[socket.socket] = []
         self._stopped = False
         self.requests: list[Request] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

@@ -333,6 +333,7 @@ class BuildbotClient:
         self._down: str | None = None
         self._in_fleet = False
         self._builders: list[Builder] | None = None
+        self._epoch: int | None = None
         retry = _Retry(
             total=self.retries,
             connect=self.retries,
@@ -500,7 +501,7 @@ class BuildbotClient:
     def build(self, builderid: int | str, number: int) -> Build:
         """One build by builder (id or name) and number, with steps and changes filled."""
         bid = self._builderid(builderid)
-        known = self.cache.get(f"numbers/{bid}/{int(number)}")
+        known = self.cache.get(f"{self._epoch_prefix()}numbers/{bid}/{int(number)}")
         if isinstance(known, int):
             cached = self._cached_build(known)
             if cached is not None:
@@ -545,7 +546,7 @@ class BuildbotClient:
     def log_text(self, log: Log, cap_bytes: int | None = None) -> str:
         """A log's raw text, streamed; over the cap only the tail is kept (whole lines)."""
         cap = self.log_cap_bytes if cap_bytes is None else int(cap_bytes)
-        key = f"logs/{log.logid}-{cap}"
+        key = f"{self._epoch_prefix()}logs/{log.logid}-{cap}"
         if log.complete:
             hit = self.cache.get(key)
             if isinstance(hit, str):
@@ -598,6 +599,22 @@ class BuildbotClient:
                 return b
         raise BuildbotError("no such builder", builder_url(self.base_url, builderid), "")
 
+    def _epoch_prefix(self) -> str:
+        """Cache keys of builds and logs live under the master's current epoch.
+
+        A master recreated at the same URL restarts its buildids at 1; once fetch_fleet
+        notices (see ``_same_master``), the epoch moves on and the old entries are never read.
+        """
+        if self._epoch is None:
+            value = self.cache.get("epoch")
+            self._epoch = value if isinstance(value, int) and value >= 0 else 0
+        return f"e{self._epoch}/" if self._epoch else ""
+
+    def _new_epoch(self) -> None:
+        self._epoch_prefix()
+        self._epoch = (self._epoch or 0) + 1
+        self._remember("epoch", self._epoch)
+
     def _remember(self, key: str, value: Any) -> None:
         """Cache a value; a full or read-only disk only costs refetching it next time."""
         try:
@@ -606,13 +623,14 @@ class BuildbotClient:
             self.cache_errors.append(f"cannot write cache entry {key}: {exc.strerror or exc}")
 
     def _cached_build(self, buildid: int) -> Build | None:
-        data = self.cache.get(f"builds/{buildid}")
+        key = f"{self._epoch_prefix()}builds/{buildid}"
+        data = self.cache.get(key)
         if not isinstance(data, dict):
             return None
         try:
             return build_from_dict(data)
         except (KeyError, TypeError, ValueError):
-            self.cache.delete(f"builds/{buildid}")
+            self.cache.delete(key)
             return None
 
     def _complete(self, item: dict[str, Any]) -> Build:
@@ -628,8 +646,9 @@ class BuildbotClient:
         build.steps = self._fetch_steps(build.buildid)
         build.changes = self._fetch_changes(build.buildid)
         if build.complete and all(s.complete for s in build.steps):
-            self._remember(f"builds/{build.buildid}", to_dict(build))
-            self._remember(f"numbers/{build.builderid}/{build.number}", build.buildid)
+            prefix = self._epoch_prefix()
+            self._remember(f"{prefix}builds/{build.buildid}", to_dict(build))
+            self._remember(f"{prefix}numbers/{build.builderid}/{build.number}", build.buildid)
         return build
 
     def _fetch_steps(self, buildid: int) -> list[Step]:
@@ -692,8 +711,18 @@ class BuildbotClient:
         new_items: list[dict[str, Any]] = []
         cold = [b.builderid for b in wanted if b.builderid not in lists]
         watermark = index["watermark"]
+        anchor = index["anchor"]
         if lists and watermark is not None:
-            new_items = self._builds_since(watermark)
+            # Ask from a build we already hold (the anchor), so its answer proves this is
+            # still the master we cached: a recreated one reuses buildids for other builds.
+            since = min(watermark, anchor["buildid"] - 1) if anchor else watermark
+            new_items = self._builds_since(since)
+            if anchor and not _same_master(anchor, new_items):
+                self._new_epoch()
+                lists, new_items = {}, []
+                cold = [b.builderid for b in wanted]
+                watermark = None
+        if lists and watermark is not None:
             seen_max = max([watermark] + [int(i["buildid"]) for i in new_items])
         else:
             seen_max = self._newest_buildid()
@@ -761,12 +790,18 @@ class BuildbotClient:
             builds[bid].sort(key=lambda b: b.number, reverse=True)
 
         test_logs = self._fleet_test_logs(builds, errors)
+        # The newest complete build at or below the watermark: the next fetch's proof.
+        anchors = [
+            b for bl in builds.values() for b in bl if b.complete and b.buildid <= watermark_out
+        ]
+        newest = max(anchors, key=lambda b: b.buildid, default=None)
         self._remember(
             index_key,
             {
                 "history": history,
                 "watermark": watermark_out,
                 "lists": {str(bid): ids for bid, ids in keep.items()},
+                "anchor": _anchor_of(newest) if newest else None,
             },
         )
         return FleetData(
@@ -843,9 +878,26 @@ def needs_test_log(build: Build) -> bool:
     return build.results in (Result.WARNINGS, Result.FAILURE)
 
 
+def _anchor_of(build: Build) -> dict[str, Any]:
+    return {
+        "buildid": build.buildid,
+        "builderid": build.builderid,
+        "number": build.number,
+        "started_at": build.started_at,
+    }
+
+
+def _same_master(anchor: dict[str, Any], items: list[dict[str, Any]]) -> bool:
+    """Whether the master still has the anchor build as we cached it."""
+    for item in items:
+        if item.get("buildid") == anchor["buildid"]:
+            return all(item.get(k) == anchor[k] for k in ("builderid", "number", "started_at"))
+    return False
+
+
 def _load_index(data: Any, history: int) -> dict[str, Any]:
     """The fleet index from the cache, or an empty one when absent, corrupt or too short."""
-    empty: dict[str, Any] = {"history": history, "watermark": None, "lists": {}}
+    empty: dict[str, Any] = {"history": history, "watermark": None, "lists": {}, "anchor": None}
     if not isinstance(data, dict) or not isinstance(data.get("lists"), dict):
         return empty
     if not isinstance(data.get("history"), int) or data["history"] < history:
@@ -856,7 +908,15 @@ def _load_index(data: Any, history: int) -> dict[str, Any]:
         lists = {int(k): [int(i) for i in v] for k, v in data["lists"].items()}
     except (TypeError, ValueError):
         return empty
-    return {"history": data["history"], "watermark": data["watermark"], "lists": lists}
+    anchor = data.get("anchor")
+    if not (isinstance(anchor, dict) and isinstance(anchor.get("buildid"), int)):
+        anchor = None
+    return {
+        "history": data["history"],
+        "watermark": data["watermark"],
+        "lists": lists,
+        "anchor": anchor,
+    }
 
 
 # --------------------------------------------------------------------------- API JSON -> models

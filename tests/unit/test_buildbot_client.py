@@ -219,3 +219,30 @@ def test_tail_text_is_the_longest_whole_line_suffix(lines: list[str], cap: int, 
     # The longest suffix of whole lines that fits: one more line would not.
     longer = "".join(line + "\n" for line in lines[len(lines) - kept - 1 :])
     assert len(longer.encode()) > cap
+
+
+@pytest.mark.parametrize("builds_after", [1, 5])
+def test_a_recreated_master_at_the_same_url_is_not_served_from_the_cache(
+    tmp_path: Path, builds_after: int
+) -> None:
+    """A fresh master restarts buildids at 1: cached builds under those ids are someone else's."""
+    with FakeServer() as server:
+        FakeMaster(server, builders=2, builds=3)
+        with BuildbotClient(server.url, cache_dir=tmp_path) as c:
+            old = c.fetch_fleet()
+        fresh = FakeMaster(server, builders=2, builds=0)
+        for _ in range(builds_after):  # interleaved differently: same ids, other builds
+            fresh.add_build(2, results=0)
+            fresh.add_build(1, results=0)
+        fresh.sync()
+        with BuildbotClient(server.url, cache_dir=tmp_path) as c:
+            new = c.fetch_fleet()
+        assert new.builds != old.builds
+        for bid, builds in new.builds.items():
+            assert [b.number for b in builds] == list(range(builds_after - 1, -1, -1))
+            assert all(b.result is Result.SUCCESS for b in builds)
+            assert all(b.builderid == bid for b in builds)
+        with BuildbotClient(server.url, cache_dir=tmp_path) as c:
+            assert c.fetch_fleet().builds == new.builds
+            assert c.requests_made == 3
+            assert c.build(1, 0).buildid == fresh.builds[1]["buildid"]  # from the new epoch
