@@ -611,9 +611,11 @@ class BuildbotClient:
         return f"e{self._epoch}/" if self._epoch else ""
 
     def _new_epoch(self) -> None:
-        self._epoch_prefix()
+        old = self._epoch_prefix()
         self._epoch = (self._epoch or 0) + 1
         self._remember("epoch", self._epoch)
+        for kind in ("builds", "numbers", "logs"):  # the old master's data: never read again
+            self.cache.clear(old + kind)
 
     def _remember(self, key: str, value: Any) -> None:
         """Cache a value; a full or read-only disk only costs refetching it next time."""

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 import threading
 from pathlib import Path
@@ -48,6 +49,12 @@ class MemoryCache:
     def delete(self, key: str) -> None:
         with self._lock:
             self._data.pop(key, None)
+
+    def clear(self, prefix: str) -> None:
+        """Drop every entry under ``prefix/``."""
+        with self._lock:
+            for key in [k for k in self._data if k.startswith(prefix.rstrip("/") + "/")]:
+                del self._data[key]
 
 
 class DiskCache:
@@ -108,6 +115,12 @@ class DiskCache:
             self.path_for(key).unlink()
         except FileNotFoundError:
             pass
+
+    def clear(self, prefix: str) -> None:
+        """Drop every entry under ``prefix/`` (readers elsewhere just see misses)."""
+        folder = self.path_for(prefix.rstrip("/") + "/x").parent
+        if folder != self.root and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
 
     def _drop(self, path: Path) -> None:
         self.dropped += 1

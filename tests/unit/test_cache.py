@@ -165,3 +165,13 @@ def test_unwritable_cache_still_serves(master: FakeMaster, tmp_path: Path) -> No
         data = c.fetch_fleet()
     assert data.errors == [] and sum(len(v) for v in data.builds.values()) == 6
     assert c.cache_errors and all("cannot write cache entry" in e for e in c.cache_errors)
+
+
+@pytest.mark.parametrize("make", [DiskCache, lambda root: MemoryCache()])
+def test_clear_a_prefix(tmp_path: Path, make) -> None:  # type: ignore[no-untyped-def]
+    cache = make(tmp_path)
+    for key in ("builds/1", "builds/2", "buildsx/3", "e1/builds/1", "epoch"):
+        cache.put(key, key)
+    cache.clear("builds")
+    keys = ("builds/1", "builds/2", "buildsx/3", "e1/builds/1", "epoch")
+    assert [cache.get(k) for k in keys] == [None, None, "buildsx/3", "e1/builds/1", "epoch"]
