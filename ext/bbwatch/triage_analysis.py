@@ -121,8 +121,8 @@ def _base_context(occ: Any, base_url: str) -> TriageContext:
     )
 
 
-_OUTCOMES: dict[int, dict[str, tuple[str, str]]] = {}
-_IDS: dict[int, dict[str, tuple[str, ...]]] = {}
+_OUTCOMES: dict[tuple[int, int], dict[str, tuple[str, str]]] = {}  # (buildid, hash of log)
+_IDS: dict[tuple[int, int], dict[str, tuple[str, ...]]] = {}
 
 
 def _outcomes(analysis: Any, buildid: int) -> dict[str, tuple[str, str]]:
@@ -130,7 +130,7 @@ def _outcomes(analysis: Any, buildid: int) -> dict[str, tuple[str, str]]:
     log = analysis.fleet.test_logs.get(buildid)
     if not log:
         return {}
-    key = hash((buildid, len(log), log[-200:]))
+    key = (buildid, hash(log))
     if key not in _OUTCOMES:
         from bbwatch import regrtest
         from bbwatch.matching import failures_from_run
@@ -157,7 +157,7 @@ def _outcomes(analysis: Any, buildid: int) -> dict[str, tuple[str, str]]:
 def _run_ids(analysis: Any, buildid: int, test_file: str) -> tuple[str, ...]:
     _outcomes(analysis, buildid)
     log = analysis.fleet.test_logs.get(buildid) or ""
-    return _IDS.get(hash((buildid, len(log), log[-200:])), {}).get(test_file, ())
+    return _IDS.get((buildid, hash(log)), {}).get(test_file, ())
 
 
 def _failure(problem: Any, occ: Any, analysis: Any) -> FailureContext:
