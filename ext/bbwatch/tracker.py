@@ -214,7 +214,9 @@ class GitHubTracker:
         cached = self._cache_get(q)
         if cached is not None:
             return cached
-        data = self._get("/search/issues", {"q": q, "per_page": "50"})
+        # advanced_search: GitHub deprecated the legacy issue search (removal announced for
+        # 2025-09-04); servers that predate the parameter ignore it
+        data = self._get("/search/issues", {"q": q, "per_page": "50", "advanced_search": "true"})
         issues = self._parse(data)
         self._cache_put(q, issues)
         return issues

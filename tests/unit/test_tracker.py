@@ -114,6 +114,7 @@ def test_github_search_sends_the_documented_query_and_parses_items(gh, tmp_path)
     request = gh.requests[-1]
     assert request.path == "/search/issues"
     assert request.query["q"] == "repo:python/cpython is:issue in:title test_os"
+    assert request.query["advanced_search"] == "true"
     assert request.headers["Authorization"] == f"Bearer {CANARY}"
     full = tracker.search("segmentation fault", in_title=False)
     assert gh.requests[-1].query["q"] == "repo:python/cpython is:issue segmentation fault"
