@@ -233,3 +233,30 @@ def test_control_and_bidi_characters_are_shown_not_obeyed(site):
             "\u2069"}
     assert not set(page) & (controls | bidi)
     assert "\u241b[31mFAIL" in page and "&lt;U+202E&gt;" in page
+
+
+def test_editing_a_checklist_rebuilds_the_pages_that_show_it(tmp_path):
+    import shutil
+    from io import StringIO
+
+    from sphinx.testing.util import SphinxTestApp
+
+    src = tmp_path / "src"
+    shutil.copytree(Path(__file__).parents[1] / "roots" / "test-checklist-unknown", src)
+    shutil.copytree(Path(__file__).parents[2] / "checklists", src / "checklists")
+    (src / "index.md").write_text("# Triage\n\n```{triage-checklist} triage\n```\n")
+
+    def build() -> str:
+        app = SphinxTestApp("html", srcdir=src, builddir=tmp_path / "out", freshenv=False,
+                            status=StringIO(), warning=StringIO())
+        try:
+            app.build()
+        finally:
+            app.cleanup()
+        return (Path(app.outdir) / "index.html").read_text()
+
+    assert "Read the test log" in build()
+    yaml_file = src / "checklists" / "triage.yaml"
+    yaml_file.write_text(yaml_file.read_text().replace("Read the test log", "Read the stdio log"))
+    page = build()
+    assert "Read the stdio log" in page and "Read the test log" not in page
