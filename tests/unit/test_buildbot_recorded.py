@@ -48,6 +48,8 @@ def test_recorded_matches_the_fleet_manifest(recorded: SnapshotSource) -> None:
     data = recorded.fetch_fleet()
     by_name = {b.name: b for b in recorded.builders()}
     assert set(by_name) == {b.name for b in sc.BUILDERS}
+    workers = {w.name: w.connected for w in recorded.workers()}
+    assert workers == {w.name: w.started for w in sc.WORKERS}
     for spec in sc.BUILDERS:
         builds = data.builds[by_name[spec.name].builderid]
         got = [b.result.word if b.result is not None else None for b in reversed(builds)]
