@@ -4,6 +4,8 @@ Network lives here and nowhere below: callers get the plain dataclasses of ``bbw
 A *complete* build never changes, so it is cached (with its steps, logs, changes and capped
 test log) forever; ``fetch_fleet`` only asks the master what is new since last time:
 ``/builders``, ``/workers`` and one ``/builds?buildid__gt=<watermark>`` on a warm cache.
+That query starts at a build already cached (the anchor), so a master recreated at the same
+URL (buildids restart at 1) is noticed and its predecessor's cache entries are dropped.
 """
 
 from __future__ import annotations
