@@ -238,7 +238,9 @@ def suggest_title(f: Failure) -> str:
     where = f" on {f.builder}" if f.builder else ""
     if method:
         name = f"{cls}.{method}" if cls else method
-        verb = "is flaky" if f.passed_on_rerun else _KIND_WORDS.get(f.kind, "fails")
+        # Flaky failures keep the convention's "fails on" too: the next watcher searches for
+        # the method, and one wording makes duplicates easier to spot (docs/watching/flaky-tests).
+        verb = _KIND_WORDS.get(f.kind, "fails")
         return f"{f.test_file}: {name} {verb}{where}"
     message = f.message or ""
     if message.startswith(f"{f.test_file} "):  # "test_x altered the ..." → "altered the ..."

@@ -162,7 +162,7 @@ def test_normalise_is_bounded_single_line_and_stable(text):
          "test_posix: TestPosixSpawn.test_setsid fails"),
         (Failure("test_bbw_flaky", "test_bbw_flaky.FlakyTests.test_flaky", "AMD64 Ubuntu 3.x",
                  passed_on_rerun=True),
-         "test_bbw_flaky: FlakyTests.test_flaky is flaky on AMD64 Ubuntu 3.x"),
+         "test_bbw_flaky: FlakyTests.test_flaky fails on AMD64 Ubuntu 3.x"),
         (Failure("test_bbw_crash", None, "AMD64 Ubuntu LTO 3.x", message="Fatal Python error: "
                  "Aborted\n\nCurrent thread 0x7f (most recent call first):", kind="crashed"),
          "test_bbw_crash: Fatal Python error: Aborted on AMD64 Ubuntu LTO 3.x"),
