@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -186,4 +187,30 @@ def test_second_up_detects_the_running_fleet(fleet) -> None:
     assert proc.stdout == fleet.url + "\n"
     assert time.monotonic() - started < 30
     # Nothing was re-sent: still one buildset per push.
+    assert len(_get.__wrapped__(fleet.api, "buildsets")["buildsets"]) == len(scenarios.PUSHES)
+
+
+def test_down_then_up_keeps_the_history(fleet) -> None:
+    """`down` stops exactly the fleet's processes; `up` restarts them from the same state."""
+    if fleet.dir is None:
+        pytest.skip("reusing BBWATCH_TEST_FLEET_URL; its directory is unknown")
+    from bbwatch.fleet import control
+
+    builds = len(_get.__wrapped__(fleet.api, "builds?field=buildid")["builds"])
+    basedirs = [fleet.dir / "master"] + sorted((fleet.dir / "workers").iterdir())
+    pids = [control.running_pid(d) for d in basedirs]
+    assert all(pids) and len(pids) == 1 + sum(w.started for w in scenarios.WORKERS)
+    down = subprocess.run([sys.executable, "-m", "bbwatch", "fleet", "down", "--dir",
+                           str(fleet.dir)], capture_output=True, text=True, timeout=120)
+    assert down.returncode == 0, down.stderr
+    assert f"stopped {len(pids)} process(es)" in down.stdout
+    assert all(control.running_pid(d) is None for d in basedirs)
+    assert all(not os.path.exists(f"/proc/{pid}") for pid in pids)
+    assert control.port_free(fleet.port)
+    up = subprocess.run(
+        [sys.executable, "-m", "bbwatch", "fleet", "up", "--dir", str(fleet.dir), "--port",
+         str(fleet.port), "--quiet"], capture_output=True, text=True, timeout=300, check=False)
+    assert up.returncode == 0, up.stderr
+    assert up.stdout == fleet.url + "\n"
+    assert len(_get.__wrapped__(fleet.api, "builds?field=buildid")["builds"]) == builds
     assert len(_get.__wrapped__(fleet.api, "buildsets")["buildsets"]) == len(scenarios.PUSHES)
