@@ -317,6 +317,14 @@ SCENARIOS: tuple[Scenario, ...] = (
 )
 
 
+SCENARIOS_BY_KIND = {s.kind: s for s in SCENARIOS}
+
+
+def scenario(kind: str) -> Scenario:
+    """The scenario of that kind, e.g. ``scenario("flaky").builder``."""
+    return SCENARIOS_BY_KIND[kind]
+
+
 def builders_for_branch(branch: str) -> list[Builder]:
     """Builders (with a started worker) that build ``branch`` (a key of BRANCH_TAGS)."""
     return [b for b in BUILDERS if b.branch == branch and b.results]
