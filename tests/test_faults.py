@@ -220,6 +220,14 @@ def test_429_retry_after_is_honoured(master: Master, tmp_path: Path) -> None:
     assert result.seconds >= 1  # waited Retry-After: 1
 
 
+@faults("drop,path=/changes$")
+def test_connection_dropped_without_an_answer(master: Master, tmp_path: Path) -> None:
+    result = build(master.url, tmp_path)
+    assert_sane(result)
+    assert GOOD_BUILDER in result.page("status")
+    assert "/changes" in result.page("status")  # the builds whose changes are missing are named
+
+
 @faults("truncated,path=/api/v2/workers")
 def test_truncated_json(master: Master, tmp_path: Path) -> None:
     result = build(master.url, tmp_path)
@@ -248,7 +256,8 @@ def test_500_mb_log_keeps_memory_bounded(master: Master, tmp_path: Path) -> None
     result = build(master.url, tmp_path)
     assert_sane(result)
     assert "Live data unavailable" not in result.pages
-    assert 0 < result.maxrss_kb < 400_000, f"sphinx-build peaked at {result.maxrss_kb} kB"
+    # ~70 MB for this site normally, ~125 MB with the 8 MB tail of a 500 MB log
+    assert 0 < result.maxrss_kb < 200_000, f"sphinx-build peaked at {result.maxrss_kb} kB"
     biggest = max(p.stat().st_size for p in result.cache.rglob("*.json"))
     assert biggest < 20_000_000  # the tail cap, not 500 MB, went into the cache
 
