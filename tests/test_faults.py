@@ -293,3 +293,32 @@ def test_two_builds_at_once_on_one_cache(master: Master, tmp_path: Path) -> None
     before = master.stats()["total"]
     assert_sane(build(master.url, tmp_path, name="html3", cache=cache))
     assert master.stats()["total"] - before <= 3
+
+
+# ---------------------------------------------------------------------- the same through the CLI
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [("status,value=500", "HTTP 500"), ("invalid-json,path=/builds", "malformed JSON"),
+     ("slow,value=4", "no response within 1"), ("kill,value=1", "cannot"),
+     (r"status,path=/logs/\d+/raw,value=404", "HTTP 404")],
+    ids=["500", "invalid-json", "slow", "killed", "log-404"])
+def test_cli_says_what_failed_in_one_line(fault: str, expected: str, tmp_path: Path) -> None:
+    """`bbwatch match <build URL>` against a faulty master: one clear line, no traceback, and
+    whatever it cached still parses."""
+    (tmp_path / "issues.json").write_text("[]")
+    server = Master(fault)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "bbwatch", "match", f"{server.url}#/builders/1/builds/5",
+             "--issues", "issues.json", "--timeout", "1", "--cache-dir", str(tmp_path / "cache")],
+            capture_output=True, text=True, timeout=120, cwd=tmp_path,
+            env={k: v for k, v in os.environ.items() if not k.startswith(("BBWATCH_", "GITHUB"))})
+    finally:
+        server.stop()
+    assert "Traceback" not in done.stdout + done.stderr
+    assert done.returncode != 0
+    errors = [line for line in done.stderr.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and expected in errors[0], done.stderr
+    assert_cache_parses(tmp_path / "cache")
