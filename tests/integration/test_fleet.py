@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -190,6 +189,15 @@ def test_second_up_detects_the_running_fleet(fleet) -> None:
     assert len(_get.__wrapped__(fleet.api, "buildsets")["buildsets"]) == len(scenarios.PUSHES)
 
 
+def _alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting for a reaper that is not ours)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def test_down_then_up_keeps_the_history(fleet) -> None:
     """`down` stops exactly the fleet's processes; `up` restarts them from the same state."""
     if fleet.dir is None:
@@ -205,7 +213,7 @@ def test_down_then_up_keeps_the_history(fleet) -> None:
     assert down.returncode == 0, down.stderr
     assert f"stopped {len(pids)} process(es)" in down.stdout
     assert all(control.running_pid(d) is None for d in basedirs)
-    assert all(not os.path.exists(f"/proc/{pid}") for pid in pids)
+    assert not any(_alive(pid) for pid in pids)
     assert control.port_free(fleet.port)
     up = subprocess.run(
         [sys.executable, "-m", "bbwatch", "fleet", "up", "--dir", str(fleet.dir), "--port",
