@@ -54,7 +54,7 @@ frame.addEventListener("load", () => {{
   }};
   // paint timing lands a frame or two after load: poll briefly for it
   let tries = 0;
-  const poll = () => perf.getEntriesByName("first-contentful-paint").length || ++tries > 50
+  const poll = () => perf.getEntriesByName("first-contentful-paint").length || ++tries > 200
     ? report() : setTimeout(poll, 20);
   poll();
 }});
