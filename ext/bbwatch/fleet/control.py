@@ -248,13 +248,24 @@ def start(fleet: Fleet, log: Log) -> None:
         _ensure_master(fleet, log)
         log(f"starting the buildbot master on {fleet.url}")
         _run([_tool("buildbot"), "start", str(fleet.master_dir)], timeout=120)
+    start_workers(fleet, log)
+
+
+def start_workers(fleet: Fleet, log: Log) -> int:
+    """Start (or restart, like a service manager would) the workers that are not running."""
+    started = 0
     for w in scenarios.WORKERS:
         if not w.started:
             continue
         _ensure_worker(fleet, w.name, log)
-        if running_pid(fleet.worker_dir(w.name)) is None:
+        wdir = fleet.worker_dir(w.name)
+        if running_pid(wdir) is None:
+            # A killed worker may linger as a zombie that twistd would take for alive.
+            (wdir / "twistd.pid").unlink(missing_ok=True)
             log(f"starting worker {w.name}")
-            _run([_tool("buildbot-worker"), "start", str(fleet.worker_dir(w.name))])
+            _run([_tool("buildbot-worker"), "start", str(wdir)])
+            started += 1
+    return started
 
 
 def stop(directory: Path, log: Log = _quiet_log) -> list[int]:
@@ -349,6 +360,7 @@ def wait_history(fleet: Fleet, log: Log, timeout: float = HISTORY_TIMEOUT) -> No
         if (done, pending) != last:
             log(f"builds finished: {done}/{expected}")
             last = (done, pending)
+        start_workers(fleet, log)  # one scenario kills its worker mid-build (RETRY)
         if time.monotonic() > deadline:
             raise FleetError(f"the history is not complete after {timeout:.0f} s ({done}/"
                              f"{expected} builds); see {fleet.master_dir / 'twistd.log'}")

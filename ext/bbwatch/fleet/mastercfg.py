@@ -103,7 +103,8 @@ class Test(steps.WarningCountingShellCommand):
 
 
 def make_factory(builder: scenarios.Builder, repo: str, python: str) -> util.BuildFactory:
-    env = dict(builder.env)
+    number = util.Interpolate("%(prop:buildnumber)s")
+    env: dict[str, Any] = {**builder.env, "BBW_BUILDNUMBER": number}
     head = [
         python, "-m", "test", "--testdir", "Lib/test", "-j2", "-w", "--fail-env-changed",
         "--fail-rerun", "--slowest", "-uall", f"--timeout={builder.timeout}",

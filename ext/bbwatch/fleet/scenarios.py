@@ -7,7 +7,9 @@ them. Other integration tests should look things up here instead of hard-coding 
 
 Conventions:
 - Build numbers start at 1 on every builder; build ``n`` of a builder is the build of the
-  ``n``-th push to its branch (builds of one builder run one at a time, oldest request first).
+  ``n``-th push to its branch (builds of one builder run one at a time, oldest request first),
+  except after a RETRY: Buildbot runs the retried request again as a later build (here the
+  builder's last push is the one retried, so the retry is its next build number).
 - Test ids are as regrtest prints them with ``--testdir``: ``test_bbw_calc.MeanTests.test_x``
   (no ``test.`` prefix, because the suite is not the stdlib's ``test`` package).
 - Results use Buildbot's words in lower case: success, warnings, failure, exception.
@@ -20,7 +22,8 @@ from dataclasses import dataclass, field
 from bbwatch.fleet import sources
 
 SUCCESS, WARNINGS, FAILURE, EXCEPTION = "success", "warnings", "failure", "exception"
-RESULT_CODES = {SUCCESS: 0, WARNINGS: 1, FAILURE: 2, EXCEPTION: 4}
+RETRY = "retry"
+RESULT_CODES = {SUCCESS: 0, WARNINGS: 1, FAILURE: 2, EXCEPTION: 4, RETRY: 5}
 
 PROJECT = "cpython"
 # Branch tag (CPython's BranchInfo.builder_tag) per branch of the history.
@@ -93,11 +96,12 @@ WORKERS = (
     Worker("bbw-debian-amd64", max_builds=2),
     Worker("bbw-fedora-amd64", max_builds=2),
     Worker("bbw-win11-amd64", max_builds=2),
+    Worker("bbw-arch-amd64", max_builds=1),  # killed once mid-build (RETRY), then restarted
     Worker("bbw-fedora-ppc64le", max_builds=1, started=False),
 )
 DISCONNECTED_WORKER = "bbw-fedora-ppc64le"
 
-S, W, F, E = SUCCESS, WARNINGS, FAILURE, EXCEPTION
+S, W, F, E, R = SUCCESS, WARNINGS, FAILURE, EXCEPTION, RETRY
 LINUX, FEDORA, WIN = "bbw-debian-amd64", "bbw-fedora-amd64", "bbw-win11-amd64"
 
 BUILDERS: tuple[Builder, ...] = (
@@ -135,6 +139,9 @@ BUILDERS: tuple[Builder, ...] = (
             configure_flags=("--with-lto",), results=(F, F, F, F)),
     Builder("ARM64 macOS 3.14", "3.14", ("3.14", "stable", "tier-2"), LINUX,
             prioritize=True, results=(S, S, E, S)),
+    Builder("AMD64 Arch Linux Asan 3.14", "3.14", ("3.14", "unstable", "asan", "sanitizer"),
+            "bbw-arch-amd64", tests=(*CORE_TESTS, "test_bbw_memory"),
+            env={"BBW_OOM_BUILD": "4"}, results=(S, S, S, R, S)),
     # --- pull request 130400: 2 pushes ---
     Builder("AMD64 Windows PGO NoGIL PR", "PR",
             ("PullRequest", "unstable", "win64", "nogil", "nondebug", "pgo", "tier-1"), WIN,
@@ -311,6 +318,10 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("pr_failure", "AMD64 Windows PGO NoGIL PR", 2, FAILURE, test_file="test_bbw_strings",
              test_id="test_bbw_strings.TitleTests.test_title_apostrophe",
              log_lines=("FAIL: test_title_apostrophe",)),
+    Scenario("retry", "AMD64 Arch Linux Asan 3.14", 4, RETRY,
+             note="the worker process is SIGKILLed during the test step (an emulated OOM kill); "
+                  "fleet up restarts the worker and Buildbot runs the same build request again "
+                  "as build 5 (the builder's last push, so no other request can go first)"),
     Scenario("green", GREEN_BUILDER, 4, SUCCESS, note="every build succeeds"),
     Scenario("disconnected", DISCONNECTED_BUILDER, 0, "", step="",
              note=f"worker {DISCONNECTED_WORKER} is never started; the builder has no builds"),

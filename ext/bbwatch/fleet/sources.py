@@ -558,6 +558,33 @@ if __name__ == "__main__":
     unittest.main()
 '''
 
+# On one builder the "OOM killer" picks the buildbot-worker process during one build (once per
+# machine: a marker file in the worker's base directory), so that build ends in RETRY and
+# Buildbot runs it again when the worker is back (bbwatch fleet up restarts dead workers).
+TEST_MEMORY = _HEADER + '''
+import signal
+
+
+class MemoryTests(unittest.TestCase):
+    def test_large_alloc(self):
+        data = bytearray(8 * 1024 * 1024)
+        self.assertEqual(len(data), 8 * 1024 * 1024)
+        oom_build = os.environ.get("BBW_OOM_BUILD")
+        if oom_build and oom_build == os.environ.get("BBW_BUILDNUMBER"):
+            basedir = os.path.abspath(os.path.join(LIB, os.pardir, os.pardir, os.pardir))
+            marker = os.path.join(basedir, "oom-killed")
+            pidfile = os.path.join(basedir, "twistd.pid")
+            if not os.path.exists(marker) and os.path.exists(pidfile):
+                with open(marker, "w") as f:
+                    f.write("the worker was killed once by test_bbw_memory\\n")
+                with open(pidfile) as f:
+                    os.kill(int(f.read().strip()), signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    unittest.main()
+'''
+
 README = """This is a scripted stand-in for CPython's source tree, made by `bbwatch fleet up`.
 """
 
@@ -584,4 +611,5 @@ BASE_TREE: dict[str, str] = {
     "Lib/test/test_bbw_locale.py": TEST_ENVCHANGED,
     "Lib/test/test_bbw_net.py": TEST_NET,
     "Lib/test/test_bbw_parser.py": TEST_CRASH,
+    "Lib/test/test_bbw_memory.py": TEST_MEMORY,
 }
