@@ -146,3 +146,13 @@ def test_stop_kills_only_processes_of_the_fleet(tmp_path: Path) -> None:
             if p.poll() is None:
                 os.kill(p.pid, 9)
                 p.wait()
+
+
+def test_up_refuses_a_fleet_made_for_another_history(tmp_path: Path) -> None:
+    stale = control.Fleet(dir=tmp_path, port=8010, pb_port=9989, repo=tmp_path / "cpython",
+                          python=sys.executable, passwords={}, history="0" * 16)
+    control.save(stale)
+    assert (tmp_path / "fleet.json").stat().st_mode & 0o777 == 0o600
+    assert control.load(tmp_path) == stale
+    with pytest.raises(control.FleetError, match="another version of the scripted history"):
+        control.up(tmp_path, 8010)

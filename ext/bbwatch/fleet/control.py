@@ -13,6 +13,8 @@ the master's own REST API and ``base`` change hook.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
 import secrets
@@ -31,7 +33,7 @@ from pathlib import Path
 import requests
 
 from bbwatch.fleet import repo as repo_mod
-from bbwatch.fleet import scenarios
+from bbwatch.fleet import scenarios, sources
 
 HISTORY_TIMEOUT = 300.0  # seconds to wait for the whole history (normally ~1 minute)
 START_TIMEOUT = 60.0
@@ -54,6 +56,7 @@ class Fleet:
     repo: Path
     python: str
     passwords: dict[str, str]
+    history: str = ""  # fingerprint of the scripted history this fleet was made for
 
     @property
     def url(self) -> str:
@@ -125,6 +128,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def history_fingerprint() -> str:
+    """Changes whenever the scripted history (builders, commits, sources) changes."""
+    data = (scenarios.BUILDERS, scenarios.WORKERS, scenarios.COMMITS, scenarios.PUSHES,
+            scenarios.LINES, sources.BASE_TREE)
+    return hashlib.sha256(repr(data).encode()).hexdigest()[:16]
+
+
 def load(directory: Path) -> Fleet | None:
     path = directory / "fleet.json"
     if not path.exists():
@@ -133,14 +143,14 @@ def load(directory: Path) -> Fleet | None:
         data = json.loads(path.read_text())
         return Fleet(dir=directory, port=int(data["port"]), pb_port=int(data["pb_port"]),
                      repo=Path(data["repo"]), python=data["python"],
-                     passwords=dict(data["passwords"]))
+                     passwords=dict(data["passwords"]), history=data.get("history", ""))
     except (ValueError, KeyError, TypeError) as exc:
         raise FleetError(f"{path} is damaged ({exc}); remove {directory} to start afresh") from exc
 
 
 def save(fleet: Fleet) -> None:
     data = {"port": fleet.port, "pb_port": fleet.pb_port, "repo": str(fleet.repo),
-            "python": fleet.python, "passwords": fleet.passwords}
+            "python": fleet.python, "passwords": fleet.passwords, "history": fleet.history}
     _write_atomic(fleet.dir / "fleet.json", json.dumps(data, indent=2) + "\n", mode=0o600)
 
 
@@ -203,7 +213,8 @@ def create(directory: Path, port: int, log: Log) -> Fleet:
     fleet = Fleet(
         dir=directory, port=port, pb_port=free_port(), repo=directory / "cpython",
         python=sys.executable,
-        passwords={w.name: secrets.token_urlsafe(16) for w in scenarios.WORKERS})
+        passwords={w.name: secrets.token_urlsafe(16) for w in scenarios.WORKERS},
+        history=history_fingerprint())
     save(fleet)
     if not (fleet.repo / ".git").exists():
         log(f"creating the git repository {fleet.repo}")
@@ -374,6 +385,10 @@ def up(directory: Path, port: int, log: Log = _quiet_log) -> Fleet:
     if shutil.which("git") is None:
         raise FleetError("git is not installed (the fleet's workers check out a git repository)")
     fleet = load(directory)
+    if fleet is not None and fleet.history != history_fingerprint():
+        raise FleetError(
+            f"the fleet in {directory} was made for another version of the scripted history; "
+            f"recreate it: bbwatch fleet down --dir {directory} && rm -rf {directory}")
     if fleet is not None and running_pid(fleet.master_dir) is not None:
         if fleet.port != port:
             raise FleetError(f"a fleet is already running in {directory} on port {fleet.port}; "
@@ -383,7 +398,7 @@ def up(directory: Path, port: int, log: Log = _quiet_log) -> Fleet:
             raise FleetError(f"port {port} on 127.0.0.1 is in use; choose another with --port")
         fleet = create(directory, port, log)
     elif fleet.port != port:
-        fleet = Fleet(fleet.dir, port, fleet.pb_port, fleet.repo, fleet.python, fleet.passwords)
+        fleet = dataclasses.replace(fleet, port=port)
         save(fleet)
     if not (fleet.repo / ".git").exists():
         log(f"creating the git repository {fleet.repo}")
