@@ -156,3 +156,13 @@ def test_up_refuses_a_fleet_made_for_another_history(tmp_path: Path) -> None:
     assert control.load(tmp_path) == stale
     with pytest.raises(control.FleetError, match="another version of the scripted history"):
         control.up(tmp_path, 8010)
+
+
+def test_workers_follow_a_new_pb_port(tmp_path: Path) -> None:
+    fleet = control.Fleet(dir=tmp_path, port=8010, pb_port=40404, repo=tmp_path / "cpython",
+                          python=sys.executable, passwords={})
+    tac = tmp_path / "workers" / "w1" / "buildbot.tac"
+    tac.parent.mkdir(parents=True)
+    tac.write_text("buildmaster_host = '127.0.0.1'\nport = 51641\nworkername = 'w1'\n")
+    control._retarget_workers(fleet)
+    assert tac.read_text() == "buildmaster_host = '127.0.0.1'\nport = 40404\nworkername = 'w1'\n"

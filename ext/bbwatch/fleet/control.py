@@ -13,10 +13,12 @@ the master's own REST API and ``base`` change hook.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -197,13 +199,17 @@ def _run(argv: list[str], cwd: Path | None = None, timeout: float = START_TIMEOU
 
 
 def _stop_pid(pid: int, basedir: Path, timeout: float = 20.0) -> None:
-    os.kill(pid, signal.SIGTERM)
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not _is_ours(pid, basedir):
             return
         time.sleep(0.1)
-    os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
 
 # --- create / start ----------------------------------------------------------------------
@@ -249,17 +255,28 @@ def _ensure_worker(fleet: Fleet, name: str, log: Log) -> None:
     (info / "host").write_text(f"{name}: a local bbwatch worker on 127.0.0.1\n")
 
 
-def start(fleet: Fleet, log: Log) -> None:
+def _retarget_workers(fleet: Fleet) -> None:
+    """Point the workers' buildbot.tac at the master's (new) PB port."""
+    for tac in (fleet.dir / "workers").glob("*/buildbot.tac"):
+        text = re.sub(r"^port = \d+$", f"port = {fleet.pb_port}", tac.read_text(), flags=re.M)
+        _write_atomic(tac, text)
+
+
+def start(fleet: Fleet, log: Log) -> Fleet:
     """Start the master and the workers that are not running yet."""
     if running_pid(fleet.master_dir) is None:
-        for p, what in ((fleet.port, "www"), (fleet.pb_port, "worker (PB)")):
-            if not port_free(p):
-                raise FleetError(f"port {p} on 127.0.0.1 is in use (needed for the master's "
-                                 f"{what} port); choose another with --port")
+        if not port_free(fleet.port):
+            raise FleetError(f"port {fleet.port} on 127.0.0.1 is in use; "
+                             "choose another with --port")
+        if not port_free(fleet.pb_port):  # the workers' port is ours to choose
+            fleet = dataclasses.replace(fleet, pb_port=free_port())
+            save(fleet)
+            _retarget_workers(fleet)
         _ensure_master(fleet, log)
         log(f"starting the buildbot master on {fleet.url}")
         _run([_tool("buildbot"), "start", str(fleet.master_dir)], timeout=120)
     start_workers(fleet, log)
+    return fleet
 
 
 def start_workers(fleet: Fleet, log: Log) -> int:
@@ -403,7 +420,7 @@ def up(directory: Path, port: int, log: Log = _quiet_log) -> Fleet:
     if not (fleet.repo / ".git").exists():
         log(f"creating the git repository {fleet.repo}")
         repo_mod.create(fleet.repo)
-    start(fleet, log)
+    fleet = start(fleet, log)
     wait_api(fleet)
     try:
         feed(fleet, log)
