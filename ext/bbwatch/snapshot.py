@@ -185,6 +185,31 @@ class SnapshotSource:
     def changes(self, buildid: int) -> list[Change]:
         return list(self._build_by_id(buildid).changes)
 
+    def properties(self, buildid: int) -> dict[str, object]:
+        return dict(self._build_by_id(buildid).properties)
+
+    def find_builds(
+        self,
+        *,
+        order: str | Sequence[str] = "-buildid",
+        limit: int | None = 100,
+        fields: Sequence[str] = (),
+        **filters: object,
+    ) -> list[Build]:
+        """The client's ``find_builds`` over the recorded builds (same filter syntax)."""
+        rows = [copy.deepcopy(b) for b in self._by_id.values()]
+        for name, value in filters.items():
+            field, _, op = name.partition("__")
+            values = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
+            rows = [b for b in rows if _matches(getattr(b, field, None), op or "eq", values)]
+        for key in reversed([order] if isinstance(order, str) else list(order)):
+            field = key.lstrip("-")
+            rows.sort(key=lambda b: (getattr(b, field) is None, getattr(b, field) or 0),
+                      reverse=key.startswith("-"))
+        for b in rows:  # like the client: no steps or changes in a query result
+            b.steps, b.changes = [], []
+        return rows if limit is None else rows[: max(1, int(limit))]
+
     def log_text(self, log: Log, cap_bytes: int | None = None) -> str:
         """Only test-step stdio logs are recorded; other logs raise BuildbotError."""
         for build in self._by_id.values():
@@ -239,6 +264,24 @@ class SnapshotSource:
                 "build not in snapshot", f"{self.base_url}api/v2/builds/{buildid}",
                 str(self.directory)
             ) from None
+
+
+_OPS = {
+    "eq": lambda a, vs: any(a == v for v in vs),
+    "ne": lambda a, vs: all(a != v for v in vs),
+    "in": lambda a, vs: a in vs,
+    "notin": lambda a, vs: a not in vs,
+    "lt": lambda a, vs: a is not None and a < vs[0],
+    "le": lambda a, vs: a is not None and a <= vs[0],
+    "gt": lambda a, vs: a is not None and a > vs[0],
+    "ge": lambda a, vs: a is not None and a >= vs[0],
+}
+
+
+def _matches(actual: object, op: str, values: list[object]) -> bool:
+    if op not in _OPS:
+        raise BuildbotError("unsupported filter", f"__{op}", "use eq ne in notin lt le gt ge")
+    return bool(_OPS[op](actual, values))
 
 
 def _cap(text: str, cap: int | None) -> str:

@@ -161,3 +161,24 @@ def test_cli_unwritable_directory_fails_before_fetching(
     rc = main(["snapshot", "save", str(tmp_path / "file" / "snap"), "--source", master.url])
     assert rc == 2 and master.server.count() == 0
     assert "cannot write snapshot to" in capsys.readouterr().err
+
+
+def test_snapshot_find_builds_like_the_client(master: FakeMaster, tmp_path: Path) -> None:
+    with open_client(master.url) as c:  # type: ignore[union-attr]
+        save_snapshot(c.fetch_fleet(), tmp_path)
+        live = c.find_builds(buildid__gt=2, builderid__in=[1, 2], order="-buildid", limit=3)
+    src = SnapshotSource(tmp_path)
+    offline = src.find_builds(buildid__gt=2, builderid__in=[1, 2], order="-buildid", limit=3)
+    assert [b.buildid for b in offline] == [b.buildid for b in live] == [6, 5, 4]
+    assert all(b.steps == [] and b.changes == [] for b in offline)
+    assert [b.buildid for b in src.find_builds(complete=True, results=2, limit=None)] == [
+        6,
+        5,
+        4,
+        3,
+        2,
+        1,
+    ]
+    assert src.properties(1)["got_revision"] == f"{1:040x}"
+    with pytest.raises(BuildbotError, match="unsupported filter"):
+        src.find_builds(results__like=2)
