@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -46,7 +47,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetHandle]:
     reuse = os.environ.get("BBWATCH_TEST_FLEET_URL")
     if reuse:
         url = reuse.rstrip("/") + "/"
-        yield FleetHandle(url=url, dir=None, port=int(url.rsplit(":", 1)[1].strip("/")))
+        yield FleetHandle(url=url, dir=None, port=urlsplit(url).port or 80)
         return
     directory = tmp_path_factory.mktemp("fleet")
     port = _free_port()
