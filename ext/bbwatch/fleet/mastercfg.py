@@ -137,9 +137,9 @@ def reuse_sqlite_connections() -> None:
     """
     from buildbot.db import enginestrategy
 
-    original = enginestrategy.create_engine
-    if getattr(original, "bbwatch_patched", False):
-        return
+    original = getattr(enginestrategy, "create_engine", None)
+    if original is None or getattr(original, "bbwatch_patched", False):
+        return  # another Buildbot layout: run unpatched (slower, still correct)
 
     def create_engine(name_or_url: str, **kwargs: Any) -> Any:
         if str(name_or_url).startswith("sqlite:///"):
