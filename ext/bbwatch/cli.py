@@ -14,7 +14,8 @@ COMMANDS = ("parse", "match", "triage", "fleet", "snapshot")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="bbwatch", description="Watch a Buildbot fleet: parse logs, match known issues, triage."
+        prog="bbwatch",
+        description="Watch a Buildbot fleet: parse logs, match known issues, triage.",
     )
     parser.add_argument("--version", action="version", version=f"bbwatch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
