@@ -8,7 +8,9 @@ tracker (a network edge the caller hands in).
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import hashlib
 import re
 import time
 from collections.abc import Iterable, Sequence
@@ -242,6 +244,8 @@ class Analysis:
     flaky: list[FlakyRow]
     tests: dict[int, BuildTests]  # buildid -> what its test step said
     notes: list[str] = field(default_factory=list)  # e.g. "tracker not checked: <reason>"
+    # buildid -> its parsed test log: everything the pages and triage take from raw logs
+    parsed: dict[int, ParsedLog] = field(default_factory=dict)
 
     @property
     def fetched_at(self) -> float:
@@ -349,12 +353,30 @@ def branch_key(branch: str) -> tuple[int, tuple[int, ...], str]:
 # --- test logs ------------------------------------------------------------------------------
 
 
+_SEED = re.compile(r"Using random seed:? (\d+)")
+
+
 @dataclass(frozen=True)
 class ParsedLog:
+    """Everything bbwatch takes from one test log, so nothing downstream needs the raw text.
+
+    Small (capped excerpts), JSON-able (``bbwatch.parsecache``) and, for a completed build,
+    immutable: it is cached per build and kept in the last-fleet file instead of the log.
+    """
+
     tests: BuildTests
     excerpts: dict[str, str]
     disk_full: bool
     tail: str
+    digest: str = ""  # sha256 of the log text it was parsed from
+    seed: str = ""  # regrtest's random seed, for the triage pages' reproduce command
+    # test file -> (kind, first error message) and -> test ids, as matching reads the run
+    outcomes: dict[str, tuple[str, str]] = field(default_factory=dict)
+    outcome_ids: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def log_digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _tail(text: str, lines: int = EXCERPT_LINES) -> str:
@@ -369,8 +391,10 @@ def _cap(text: str) -> str:
     return out if len(out) <= EXCERPT_CHARS else out[:EXCERPT_CHARS] + "\n[...]"
 
 
-def parse_log(text: str, ran: bool) -> ParsedLog:
+def parse_log(text: str, ran: bool, digest: str | None = None) -> ParsedLog:
     """What a test step's log says, through ``bbwatch.regrtest``."""
+    from bbwatch.triage_analysis import run_outcomes
+
     run = regrtest.parse_text(text)
     failed = set(run.failed)
     if not failed and run.truncated:  # regrtest died before its summary: name what it can
@@ -390,6 +414,9 @@ def parse_log(text: str, ran: bool) -> ParsedLog:
         {t: _cap(e) if e.strip() else _tail(text) for t, e in excerpts.items()},
         "No space left on device" in text,
         _tail(text),
+        digest if digest is not None else log_digest(text),
+        found.group(1) if (found := _SEED.search(text)) else "",
+        *run_outcomes(run),
     )
 
 
@@ -397,8 +424,15 @@ def _test_step(build: Build):
     return build.step("test")
 
 
-def build_tests(fleet: FleetData) -> tuple[dict[int, BuildTests], dict[int, ParsedLog]]:
-    """BuildTests for every build of the fleet, parsing each available test log once."""
+def build_tests(
+    fleet: FleetData, cache=None, preparsed: dict[int, ParsedLog] | None = None
+) -> tuple[dict[int, BuildTests], dict[int, ParsedLog]]:
+    """BuildTests for every build of the fleet, parsing each available test log once.
+
+    ``cache`` (a ``bbwatch.parsecache.ParsedLogCache``, the disk edge) holds completed builds'
+    parsed logs, so a warm build parses only new ones. ``preparsed`` stands in for logs the
+    fleet does not carry (the last-fleet file keeps parsed logs, not the raw text).
+    """
     tests: dict[int, BuildTests] = {}
     parsed: dict[int, ParsedLog] = {}
     for builds in fleet.builds.values():
@@ -410,12 +444,34 @@ def build_tests(fleet: FleetData) -> tuple[dict[int, BuildTests], dict[int, Pars
                 and step.result in (Result.SUCCESS, Result.WARNINGS, Result.FAILURE)
             )
             text = fleet.test_logs.get(build.buildid)
+            found = None
             if text:
-                parsed[build.buildid] = parse_log(text, ran)
-                tests[build.buildid] = parsed[build.buildid].tests
+                found = _parse_cached(build, text, ran, cache)
+            elif preparsed:
+                found = preparsed.get(build.buildid)
+            if found is not None:
+                if found.tests.ran != ran:
+                    found = dataclasses.replace(
+                        found, tests=dataclasses.replace(found.tests, ran=ran))
+                parsed[build.buildid] = found
+                tests[build.buildid] = found.tests
             else:
                 tests[build.buildid] = BuildTests(ran=ran)
     return tests, parsed
+
+
+def _parse_cached(build: Build, text: str, ran: bool, cache) -> ParsedLog:
+    """A completed build's log never changes: its parse comes from the cache when it can."""
+    digest = log_digest(text)
+    use_cache = cache is not None and build.complete
+    if use_cache:
+        hit = cache.get(build.buildid, digest)
+        if hit is not None:
+            return hit
+    found = parse_log(text, ran, digest)
+    if use_cache:
+        cache.put(build.buildid, found)
+    return found
 
 
 # --- status ---------------------------------------------------------------------------------
@@ -790,9 +846,20 @@ def _flaky(fleet: FleetData, tests: dict[int, BuildTests], registry, tracker) ->
 # --- entry point ----------------------------------------------------------------------------
 
 
-def analyse(fleet: FleetData, *, registry=None, tracker=None, now: float | None = None) -> Analysis:
-    """Status, problems and flaky tests of ``fleet``, computed once for every consumer."""
-    tests, parsed = build_tests(fleet)
+def analyse(
+    fleet: FleetData,
+    *,
+    registry=None,
+    tracker=None,
+    now: float | None = None,
+    parsed_cache=None,
+    preparsed: dict[int, ParsedLog] | None = None,
+) -> Analysis:
+    """Status, problems and flaky tests of ``fleet``, computed once for every consumer.
+
+    ``parsed_cache`` and ``preparsed``: see :func:`build_tests`.
+    """
+    tests, parsed = build_tests(fleet, parsed_cache, preparsed)
     problems = _collapse_mass(_problems(fleet, tests, parsed))
     notes: list[str] = []
     _classify(problems, fleet, tests, registry, tracker, notes)
@@ -804,4 +871,5 @@ def analyse(fleet: FleetData, *, registry=None, tracker=None, now: float | None 
         flaky=_flaky(fleet, tests, registry, tracker),
         tests=tests,
         notes=notes,
+        parsed=parsed,
     )

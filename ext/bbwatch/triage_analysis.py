@@ -121,43 +121,47 @@ def _base_context(occ: Any, base_url: str) -> TriageContext:
     )
 
 
-_OUTCOMES: dict[tuple[int, int], dict[str, tuple[str, str]]] = {}  # (buildid, hash of log)
-_IDS: dict[tuple[int, int], dict[str, tuple[str, ...]]] = {}
+def run_outcomes(run: Any) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, ...]]]:
+    """test file -> (kind, first error message), and -> test ids, from a parsed TestRun.
+
+    Computed once per log by ``analysis.parse_log`` (and cached with it), never per page.
+    """
+    from bbwatch.matching import failures_from_run
+
+    found: dict[str, tuple[str, str]] = {}
+    ids: dict[str, tuple[str, ...]] = {}
+    for f in failures_from_run(run):
+        if f.test_id and f.test_id not in ids.get(f.test_file, ()):
+            ids[f.test_file] = (*ids.get(f.test_file, ()), f.test_id)
+        kind = "flaky" if f.passed_on_rerun else f.kind
+        prev = found.get(f.test_file)
+        # The strongest outcome wins: a crash or timeout says more than one failed case.
+        if prev is None or (prev[0] in ("failed", "flaky") and kind not in ("failed", "flaky")):
+            found[f.test_file] = (kind, f.message or (prev[1] if prev else ""))
+    return found, ids
+
+
+def _parsed(analysis: Any, buildid: int) -> Any:
+    """The build's ParsedLog: from the analysis, else parsed here from the fleet's raw log."""
+    found = (getattr(analysis, "parsed", None) or {}).get(buildid)
+    if found is None:
+        log = analysis.fleet.test_logs.get(buildid)
+        if log:
+            from bbwatch.analysis import parse_log
+
+            found = parse_log(log, True)
+    return found
 
 
 def _outcomes(analysis: Any, buildid: int) -> dict[str, tuple[str, str]]:
-    """test file -> (kind, first error message) from the build's test log, parsed once."""
-    log = analysis.fleet.test_logs.get(buildid)
-    if not log:
-        return {}
-    key = (buildid, hash(log))
-    if key not in _OUTCOMES:
-        from bbwatch import regrtest
-        from bbwatch.matching import failures_from_run
-
-        found: dict[str, tuple[str, str]] = {}
-        ids: dict[str, tuple[str, ...]] = {}
-        for f in failures_from_run(regrtest.parse_text(log)):
-            if f.test_id and f.test_id not in ids.get(f.test_file, ()):
-                ids[f.test_file] = (*ids.get(f.test_file, ()), f.test_id)
-            kind = "flaky" if f.passed_on_rerun else f.kind
-            prev = found.get(f.test_file)
-            # The strongest outcome wins: a crash or timeout says more than one failed case.
-            if prev is None or (prev[0] in ("failed", "flaky") and kind not in ("failed",
-                                                                                 "flaky")):
-                found[f.test_file] = (kind, f.message or (prev[1] if prev else ""))
-        if len(_OUTCOMES) > 256:
-            _OUTCOMES.clear()
-            _IDS.clear()
-        _OUTCOMES[key] = found
-        _IDS[key] = ids
-    return _OUTCOMES[key]
+    """test file -> (kind, first error message) from the build's test log."""
+    parsed = _parsed(analysis, buildid)
+    return parsed.outcomes if parsed is not None else {}
 
 
 def _run_ids(analysis: Any, buildid: int, test_file: str) -> tuple[str, ...]:
-    _outcomes(analysis, buildid)
-    log = analysis.fleet.test_logs.get(buildid) or ""
-    return _IDS.get((buildid, hash(log)), {}).get(test_file, ())
+    parsed = _parsed(analysis, buildid)
+    return parsed.outcome_ids.get(test_file, ()) if parsed is not None else ()
 
 
 def _failure(problem: Any, occ: Any, analysis: Any) -> FailureContext:
@@ -177,12 +181,9 @@ def _failure(problem: Any, occ: Any, analysis: Any) -> FailureContext:
     )
 
 
-_SEED = re.compile(r"Using random seed:? (\d+)")
-
-
 def _seed(analysis: Any, buildid: int) -> str:
-    found = _SEED.search(analysis.fleet.test_logs.get(buildid) or "")
-    return found.group(1) if found else ""
+    parsed = _parsed(analysis, buildid)
+    return parsed.seed if parsed is not None else ""
 
 
 def context_from_occurrence(problem: Any, occ: Any, analysis: Any) -> TriageContext:
@@ -305,10 +306,10 @@ def _add_flaky(ctx: TriageContext, analysis: Any, build: Any) -> None:
     if tests is None:
         return
     have = {f.test_file for f in ctx.failures}
-    log = analysis.fleet.test_logs.get(build.buildid, "")
+    parsed = _parsed(analysis, build.buildid)
     outcomes = _outcomes(analysis, build.buildid)
     for test_file in sorted(tests.flaky - have):
-        excerpt = _excerpt_of(log, test_file)
+        excerpt = (parsed.excerpts.get(test_file) or parsed.tail) if parsed is not None else ""
         ctx.failures.append(FailureContext(
             test_file=test_file,
             test_ids=tuple(tests.test_ids.get(test_file, ()))
@@ -318,12 +319,3 @@ def _add_flaky(ctx: TriageContext, analysis: Any, build: Any) -> None:
             excerpt=excerpt,
             passed_on_rerun=True,
         ))
-
-
-def _excerpt_of(log: str, test_file: str) -> str:
-    if not log:
-        return ""
-    from bbwatch.analysis import parse_log
-
-    parsed = parse_log(log, True)
-    return parsed.excerpts.get(test_file) or parsed.tail

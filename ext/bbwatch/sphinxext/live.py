@@ -15,11 +15,15 @@ Plumbing, in Sphinx's own idioms (``sphinx.ext.todo``, ``sphinx.ext.intersphinx`
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import json
+import logging as stdlib_logging
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +35,7 @@ from sphinx.environment import BuildEnvironment
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from bbwatch.analysis import Analysis, analyse
+from bbwatch.analysis import Analysis, ParsedLog, analyse, log_digest
 from bbwatch.models import FleetData
 from bbwatch.sphinxext import live_render as render
 from bbwatch.sphinxext.config import BBWatchConfig, WarningType, get_config
@@ -39,6 +43,8 @@ from bbwatch.sphinxext.config import BBWatchConfig, WarningType, get_config
 logger = logging.getLogger(__name__)
 
 LAST_FLEET = "live-last-fleet-{}.json"  # per source: the last good fetch, shown when it is down
+LAST_FORMAT = 2  # 2: the fleet without raw test logs, plus each log's ParsedLog
+PARSED_DIR = "parsed"  # next to the client's cache: completed builds' parsed test logs
 STATIC = Path(__file__).parent / "static"
 NO_FETCH_BUILDERS = ("linkcheck", "dummy")
 
@@ -153,14 +159,39 @@ def get_analysis(app: Sphinx) -> Analysis | None:
     return get_state(app).analysis
 
 
-def fleet_digest(fleet: FleetData | None, reason: str | None) -> str:
-    """Changes when what the pages show changes (not when only the fetch time does)."""
+def fleet_digest(
+    fleet: FleetData | None, reason: str | None, parsed: dict[int, ParsedLog] | None = None
+) -> str:
+    """Changes when what the pages show changes (not when only the fetch time does).
+
+    Hashes identities, not bulk: a completed build is immutable, so its ids and result stand
+    for it (a new build brings a new id; a master recreated at the same URL changes number or
+    start time); a running build goes in whole. Logs count by their sha256 (``parsed`` already
+    knows it), never by their text.
+    """
     if fleet is None:
         return f"none:{reason}"
     from bbwatch.serialize import to_dict
 
-    data = to_dict(fleet)
-    data.pop("fetched_at", None)
+    builds = []
+    for builderid in sorted(fleet.builds):
+        for b in fleet.builds[builderid]:
+            builds.append(
+                [b.buildid, b.builderid, b.number, b.results, b.started_at, b.complete_at,
+                 b.state_string] if b.complete else to_dict(b)
+            )
+    known = {bid: p.digest for bid, p in (parsed or {}).items() if p.digest}
+    logs = {bid: known.get(bid) or log_digest(text) for bid, text in fleet.test_logs.items()}
+    logs.update((bid, d) for bid, d in known.items() if bid not in logs)
+    data: dict[str, object] = {
+        "base_url": fleet.base_url,
+        "source": fleet.source,
+        "builders": [to_dict(b) for b in fleet.builders],
+        "workers": [to_dict(w) for w in fleet.workers],
+        "errors": fleet.errors,
+        "builds": builds,
+        "logs": sorted(logs.items()),
+    }
     if reason is not None:  # degraded: the banner shows the reason and the attempt time
         data["reason"] = reason
         data["attempt"] = int(time.time())
@@ -172,28 +203,98 @@ def _last_path(cache_dir: Path, source: str) -> Path:
     return cache_dir / LAST_FLEET.format(hashlib.sha256(source.encode()).hexdigest()[:16])
 
 
-def _save_last(path: Path, fleet: FleetData) -> None:
+def _stamp_path(path: Path) -> Path:
+    """Digest and fetch time of the last good fetch: lets an unchanged fleet skip the rewrite."""
+    return path.with_suffix(".stamp")
+
+
+def _write_atomic(path: Path, data: object) -> str:
+    """Write JSON atomically (readers never see half a file); return the bytes' sha256."""
+    blob = json.dumps(data, separators=(",", ":")).encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".live-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(blob)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return hashlib.sha256(blob).hexdigest()
+
+
+def _file_sha(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _read_stamp(path: Path) -> dict[str, object]:
+    try:
+        stamp = json.loads(_stamp_path(path).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return stamp if isinstance(stamp, dict) else {}
+
+
+def _save_last(path: Path, fleet: FleetData, parsed: dict[int, ParsedLog], digest: str) -> None:
+    """Keep this fetch for when the master is down: the fleet without its raw test logs (the
+    pages only need their parses), rewritten only when the digest says the data changed."""
+    from bbwatch.parsecache import to_json
     from bbwatch.serialize import to_dict
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".live-", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(to_dict(fleet), fh)
-        os.replace(tmp, path)  # atomic: readers never see half a file
+        stamp = _read_stamp(path)
+        sha = stamp.get("sha256")
+        # unchanged data in an intact file (a torn or truncated one is rewritten)
+        if stamp.get("digest") != digest or sha is None or _file_sha(path) != sha:
+            data = to_dict(dataclasses.replace(fleet, test_logs={}))
+            sha = _write_atomic(path, {
+                "format": LAST_FORMAT,
+                "digest": digest,
+                "fleet": data,
+                "parsed": {str(bid): to_json(p) for bid, p in parsed.items()},
+            })
+        _write_atomic(_stamp_path(path),
+                      {"digest": digest, "sha256": sha, "fetched_at": fleet.fetched_at})
     except OSError as exc:
         logger.info("bbwatch: could not cache the fleet in %s: %s", path, exc)
 
 
-def _load_last(path: Path) -> FleetData | None:
+def _load_last(path: Path) -> tuple[FleetData | None, dict[int, ParsedLog]]:
+    """The last good fetch and its parsed logs; (None, {}) when absent or unreadable."""
+    from bbwatch.parsecache import from_json
     from bbwatch.serialize import fleet_from_dict
 
     try:
-        fleet = fleet_from_dict(json.loads(path.read_text("utf-8")))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+        data = json.loads(path.read_text("utf-8"))
+        if data.get("format") == LAST_FORMAT:
+            fleet = fleet_from_dict(data["fleet"])
+            parsed = {int(k): from_json(v) for k, v in data["parsed"].items()}
+            stamp = _read_stamp(path)
+            if stamp.get("digest") == data.get("digest"):  # the same data, confirmed later
+                fleet.fetched_at = float(stamp.get("fetched_at") or fleet.fetched_at)
+        else:  # a file from before LAST_FORMAT: the fleet itself, raw logs included
+            fleet, parsed = fleet_from_dict(data), {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None, {}
     fleet.source = "cache"
-    return fleet
+    return fleet, parsed
+
+
+@contextlib.contextmanager
+def _quiet_retries() -> Iterator[None]:
+    """urllib3 logs every retry ("Retrying (Retry(total=...)) after connection broken ...")
+    as a warning, which Sphinx would print: the one ``type="bbwatch"`` warning says it all."""
+    pool_logger = stdlib_logging.getLogger("urllib3.connectionpool")
+    level = pool_logger.level
+    pool_logger.setLevel(stdlib_logging.ERROR)
+    try:
+        yield
+    finally:
+        pool_logger.setLevel(level)
 
 
 def _source(app: Sphinx, cfg: BBWatchConfig) -> str:
@@ -203,7 +304,10 @@ def _source(app: Sphinx, cfg: BBWatchConfig) -> str:
     return cfg.buildbot_url
 
 
-def _fetch(app: Sphinx, cfg: BBWatchConfig) -> tuple[FleetData | None, str | None]:
+def _fetch(
+    app: Sphinx, cfg: BBWatchConfig
+) -> tuple[FleetData | None, str | None, dict[int, ParsedLog]]:
+    """(fleet, why it is not live or None, parsed logs standing in for the fleet's raw ones)."""
     from bbwatch.buildbot import BuildbotError, open_client
 
     cache_dir = cfg.resolved_cache_dir(app)
@@ -214,17 +318,26 @@ def _fetch(app: Sphinx, cfg: BBWatchConfig) -> tuple[FleetData | None, str | Non
         else:
             client = open_client(source, cache_dir=cache_dir, timeout=cfg.timeout, retries=1)
         try:
-            fleet = client.fetch_fleet(history=cfg.history, branches=cfg.branches)
+            with _quiet_retries():
+                fleet = client.fetch_fleet(history=cfg.history, branches=cfg.branches)
         finally:
             close = getattr(client, "close", None)
             if close is not None:
                 close()
     except (BuildbotError, ValueError, OSError) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        return _load_last(_last_path(cache_dir, source)), reason
-    if fleet.source == "live":
-        _save_last(_last_path(cache_dir, source), fleet)
-    return fleet, None
+        last, parsed = _load_last(_last_path(cache_dir, source))
+        return last, reason, parsed
+    return fleet, None, {}
+
+
+def _parsed_cache(app: Sphinx, cfg: BBWatchConfig):
+    """Completed builds' parsed test logs, one directory per source next to the client's."""
+    from bbwatch.cache import namespace_for
+    from bbwatch.parsecache import ParsedLogCache
+
+    return ParsedLogCache(cfg.resolved_cache_dir(app) / PARSED_DIR
+                          / namespace_for(_source(app, cfg)))
 
 
 def _registry(app: Sphinx):
@@ -268,16 +381,22 @@ def _builder_inited(app: Sphinx) -> None:
         app.bbwatch_analysis = None
         return
     started = time.monotonic()
-    fleet, reason = _fetch(app, cfg)
+    fleet, reason, preparsed = _fetch(app, cfg)
     if reason is None and fleet is not None and fleet.source == "cache":
         reason = "; ".join(fleet.errors[:1]) or "the master could not be reached"
     analysis = None
     if fleet is not None:
         tracker, note = _tracker(app, cfg)
-        analysis = analyse(fleet, registry=_registry(app), tracker=tracker)
+        analysis = analyse(fleet, registry=_registry(app), tracker=tracker,
+                           parsed_cache=_parsed_cache(app, cfg), preparsed=preparsed)
         if note:
             analysis.notes.append(note)
-    app.bbwatch_live = LiveState(analysis, reason, digest=fleet_digest(fleet, reason))
+    digest = fleet_digest(fleet, reason, analysis.parsed if analysis else None)
+    if fleet is not None and analysis is not None and fleet.source == "live":
+        source = _source(app, cfg)
+        _save_last(_last_path(cfg.resolved_cache_dir(app), source), fleet, analysis.parsed,
+                   digest)
+    app.bbwatch_live = LiveState(analysis, reason, digest=digest)
     app.bbwatch_analysis = analysis
     logger.info("bbwatch: live data %s in %.1fs", "unavailable" if reason else "fetched",
                 time.monotonic() - started)

@@ -1,0 +1,165 @@
+"""Parsed test logs (``analysis.ParsedLog``) as JSON, and an on-disk cache of them per build.
+
+A completed build's test log never changes, so neither does its parse: a warm site build reads
+it from here instead of running ``bbwatch.regrtest`` over the log again. Each entry is one
+file ``<root>/<version>/<buildid>.json`` holding the sha256 of the log it came from, so a log
+that differs (another master reusing buildids, another log cap) is parsed again, never served
+stale. ``VERSION`` hashes the source of the code that produces a ParsedLog: editing the parser
+invalidates every entry. Writes are atomic (temp file + ``os.replace``); an unreadable entry is
+deleted and counted in ``dropped``, and the caller parses the log again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bbwatch import analysis, history, regrtest, triage_analysis
+from bbwatch.analysis import ParsedLog
+from bbwatch.history import BuildTests
+
+FORMAT = 1  # bump when the JSON form below changes
+
+
+def _version() -> str:
+    """Changes whenever the code behind a ParsedLog (or its JSON form) changes."""
+    digest = hashlib.sha256(f"format {FORMAT}".encode())
+    for module in (regrtest, analysis, history, triage_analysis):
+        digest.update(Path(module.__file__ or "").read_bytes())
+    return digest.hexdigest()[:16]
+
+
+VERSION = _version()
+
+
+# --- JSON form ------------------------------------------------------------------------------
+
+
+def to_json(parsed: ParsedLog) -> dict[str, Any]:
+    """A compact, JSON-able dict (sets sorted, so equal logs give equal files)."""
+    tests = parsed.tests
+    return {
+        "ran": tests.ran,
+        "failed": sorted(tests.failed),
+        "flaky": sorted(tests.flaky),
+        "test_ids": {k: list(v) for k, v in sorted(tests.test_ids.items())},
+        "seen": sorted(tests.seen),
+        "excerpts": dict(sorted(parsed.excerpts.items())),
+        "disk_full": parsed.disk_full,
+        "tail": parsed.tail,
+        "digest": parsed.digest,
+        "seed": parsed.seed,
+        "outcomes": {k: list(v) for k, v in sorted(parsed.outcomes.items())},
+        "outcome_ids": {k: list(v) for k, v in sorted(parsed.outcome_ids.items())},
+    }
+
+
+def _strs(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise ValueError("expected a list of strings")
+    return value
+
+
+def _str_map(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError("expected an object")
+    return value
+
+
+def from_json(d: Any) -> ParsedLog:
+    """The ParsedLog back; ValueError (or KeyError/TypeError) on anything malformed."""
+    d = _str_map(d)
+    if not isinstance(d["ran"], bool) or not isinstance(d["disk_full"], bool):
+        raise ValueError("ran and disk_full must be booleans")
+    for key in ("tail", "digest", "seed"):
+        if not isinstance(d[key], str):
+            raise ValueError(f"{key} must be a string")
+    outcomes = {}
+    for k, v in _str_map(d["outcomes"]).items():
+        kind, message = _strs(v)
+        outcomes[k] = (kind, message)
+    excerpts = _str_map(d["excerpts"])
+    _strs(list(excerpts.values()))
+    return ParsedLog(
+        tests=BuildTests(
+            ran=d["ran"],
+            failed=frozenset(_strs(d["failed"])),
+            flaky=frozenset(_strs(d["flaky"])),
+            test_ids={k: tuple(_strs(v)) for k, v in _str_map(d["test_ids"]).items()},
+            seen=frozenset(_strs(d["seen"])),
+        ),
+        excerpts=dict(excerpts),
+        disk_full=d["disk_full"],
+        tail=d["tail"],
+        digest=d["digest"],
+        seed=d["seed"],
+        outcomes=outcomes,
+        outcome_ids={k: tuple(_strs(v)) for k, v in _str_map(d["outcome_ids"]).items()},
+    )
+
+
+# --- the cache ------------------------------------------------------------------------------
+
+
+class ParsedLogCache:
+    """Completed builds' parsed test logs under ``root`` (one directory per parser version)."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root) / VERSION
+        self.hits = 0
+        self.misses = 0
+        self.dropped = 0  # corrupt entries deleted
+        self.errors: list[str] = []  # failed writes (the parse was still used)
+
+    def path_for(self, buildid: int) -> Path:
+        return self.root / f"{int(buildid)}.json"
+
+    def get(self, buildid: int, digest: str) -> ParsedLog | None:
+        """The cached parse of this build's log, if it was parsed from the same text."""
+        path = self.path_for(buildid)
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            self.misses += 1
+            return None
+        try:
+            entry = json.loads(raw)
+            parsed = from_json(entry["parsed"])
+            ok = entry["buildid"] == buildid and parsed.digest == entry["digest"]
+        except (ValueError, KeyError, TypeError):
+            ok = False
+        if not ok:
+            self.dropped += 1
+            self.misses += 1
+            try:
+                path.unlink()
+            except OSError:
+                pass  # another build already replaced or removed it
+            return None
+        if parsed.digest != digest:  # same buildid, other text: not ours to serve
+            self.misses += 1
+            return None
+        self.hits += 1
+        return parsed
+
+    def put(self, buildid: int, parsed: ParsedLog) -> None:
+        """Store atomically; a full or read-only disk only costs parsing again next time."""
+        entry = {"buildid": int(buildid), "digest": parsed.digest, "parsed": to_json(parsed)}
+        tmp = None
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-", suffix=".json")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(entry, fh, separators=(",", ":"))
+            os.replace(tmp, self.path_for(buildid))
+        except OSError as exc:
+            self.errors.append(f"cannot write parsed log {buildid}: {exc.strerror or exc}")
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
