@@ -287,7 +287,8 @@ def _load_last(path: Path) -> tuple[FleetData | None, dict[int, ParsedLog]]:
 @contextlib.contextmanager
 def _quiet_retries() -> Iterator[None]:
     """urllib3 logs every retry ("Retrying (Retry(total=...)) after connection broken ...")
-    as a warning, which Sphinx would print: the one ``type="bbwatch"`` warning says it all."""
+    as a warning, and furo's a11y_pygments calls ``logging.basicConfig`` on import, so they
+    would print amid the build output: the one ``type="bbwatch"`` warning says it all."""
     pool_logger = stdlib_logging.getLogger("urllib3.connectionpool")
     level = pool_logger.level
     pool_logger.setLevel(stdlib_logging.ERROR)
@@ -387,8 +388,9 @@ def _builder_inited(app: Sphinx) -> None:
     analysis = None
     if fleet is not None:
         tracker, note = _tracker(app, cfg)
-        analysis = analyse(fleet, registry=_registry(app), tracker=tracker,
-                           parsed_cache=_parsed_cache(app, cfg), preparsed=preparsed)
+        with _quiet_retries():  # the tracker is a network edge too
+            analysis = analyse(fleet, registry=_registry(app), tracker=tracker,
+                               parsed_cache=_parsed_cache(app, cfg), preparsed=preparsed)
         if note:
             analysis.notes.append(note)
     digest = fleet_digest(fleet, reason, analysis.parsed if analysis else None)

@@ -1,0 +1,182 @@
+"""A warm live build is cheap: it parses no completed build's log again, the last-fleet file
+and the data digest carry no raw logs, and an unreachable master costs one warning only.
+
+Real Sphinx builds of ``tests/roots/test-live`` against the scale fixture served in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bbwatch import regrtest
+from bbwatch.analysis import Analysis
+from bbwatch.parsecache import to_json
+from bbwatch.sphinxext import live
+
+from tests.conftest import REPO
+from tests.test_live_sphinx import build, closed_port_url
+
+
+@pytest.fixture(scope="module")
+def master() -> Iterator[Any]:
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        from fleetdata import Fleet
+        from scalefleet import serve
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    server = serve(Fleet(builders=8, builds=8, seed=7, log_kb=4), latency=0)
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def _no_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("BBWATCH_BUILDBOT_URL", "BBWATCH_SNAPSHOT", "BBWATCH_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The text of every log handed to the regrtest parser."""
+    calls: list[str] = []
+    real = regrtest.parse_text
+
+    def counting(text: str) -> regrtest.TestRun:
+        calls.append(text)
+        return real(text)
+
+    monkeypatch.setattr(regrtest, "parse_text", counting)
+    return calls
+
+
+def shown(a: Analysis) -> tuple:
+    """What the live and triage pages take from the analysis, comparable across builds."""
+    return (
+        a.tests,
+        a.parsed,
+        [(p.key, p.classification, p.title, [(o.builder.name, o.latest.number, o.excerpt)
+                                              for o in p.occurrences]) for p in a.problems],
+        [(r.test_file, r.runs, r.flips, r.failures) for r in a.flaky],
+    )
+
+
+def analysis_of(app: Any) -> Analysis:
+    found = live.get_analysis(app)
+    assert found is not None
+    return found
+
+
+def test_warm_build_parses_no_completed_build_again(master, tmp_path, parses):
+    app, html, warnings = build(tmp_path, master.url)
+    assert warnings == ""
+    cold = analysis_of(app)
+    complete = {b.buildid for bl in cold.fleet.builds.values() for b in bl if b.complete}
+    logged = set(cold.fleet.test_logs) & complete
+    assert logged and len(parses) >= len(logged)
+    parses.clear()
+    app, warm_html, warnings = build(tmp_path, master.url)  # fresh env, same cache
+    assert warnings == ""
+    warm = analysis_of(app)
+    running = [t for bid, t in warm.fleet.test_logs.items() if bid not in complete]
+    assert sorted(parses) == sorted(running)  # only builds still running are parsed
+    assert shown(warm) == shown(cold)
+    assert warm_html["failures"].count('class="bbwatch-problem') == html["failures"].count(
+        'class="bbwatch-problem')
+
+
+def test_last_fleet_file_has_no_raw_logs_and_the_fallback_shows_the_same(tmp_path):
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        from fleetdata import Fleet
+        from scalefleet import serve
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    server = serve(Fleet(builders=8, builds=8, seed=7, log_kb=4), latency=0)
+    url = server.url
+    try:
+        app, html, _ = build(tmp_path, url)
+    finally:
+        server.shutdown()
+        server.server_close()  # the same master is now down
+    fresh = analysis_of(app)
+    assert fresh.fleet.test_logs and fresh.problems
+    [last] = (tmp_path / "cache").glob("live-last-fleet-*.json")
+    saved = last.read_text()
+    assert json.loads(saved)["fleet"]["test_logs"] == {}
+    # no line of a log is copied in unless its parse (excerpt, tail) kept it
+    kept = json.dumps([to_json(p) for p in fresh.parsed.values()])
+    dropped = {ln for log in fresh.fleet.test_logs.values() for ln in log.splitlines()
+               if len(ln) > 20 and json.dumps(ln)[1:-1] not in kept}
+    assert dropped and not [ln for ln in dropped if json.dumps(ln)[1:-1] in saved]
+    app, down_html, warnings = build(tmp_path, url)
+    assert warnings.count("WARNING") == 1
+    fallback = analysis_of(app)
+    assert fallback.fleet.source == "cache" and fallback.fleet.test_logs == {}
+    assert shown(fallback) == shown(fresh)
+    assert "showing data from" in down_html["failures"]
+    assert html["failures"].count('class="bbwatch-problem') == down_html["failures"].count(
+        'class="bbwatch-problem')
+
+
+def test_unchanged_data_does_not_rewrite_the_last_fleet_file(master, tmp_path):
+    build(tmp_path, master.url)
+    [last] = (tmp_path / "cache").glob("live-last-fleet-*.json")
+    written = last.stat().st_mtime_ns
+    stamp = json.loads(last.with_suffix(".stamp").read_text())
+    build(tmp_path, master.url)
+    assert last.stat().st_mtime_ns == written
+    again = json.loads(last.with_suffix(".stamp").read_text())
+    assert again["digest"] == stamp["digest"] and again["fetched_at"] > stamp["fetched_at"]
+    last.write_bytes(last.read_bytes()[:100])  # torn: the next build writes it whole again
+    build(tmp_path, master.url)
+    assert json.loads(last.read_text())["digest"] == stamp["digest"]
+
+
+def test_unreachable_master_prints_no_urllib3_retry_warnings(tmp_path, capfd, caplog):
+    """Sphinx's furo theme pulls in a11y_pygments, whose import calls logging.basicConfig:
+    without care, urllib3's retry warnings would print in the middle of the build output."""
+    _app, _html, warnings = build(tmp_path, closed_port_url())
+    out, err = capfd.readouterr()
+    assert not [r.getMessage() for r in caplog.records if r.name.startswith("urllib3")]
+    assert warnings.count("WARNING") == 1 and "[bbwatch.live]" in warnings
+    for stream in (warnings, out, err):
+        assert "Retrying (Retry(" not in stream
+        assert "urllib3" not in stream
+
+
+def test_digest_follows_builds_and_logs_not_the_fetch_time(master, tmp_path):
+    app, _html, _ = build(tmp_path, master.url)
+    a = analysis_of(app)
+    fleet = a.fleet
+    digest = live.fleet_digest(fleet, None, a.parsed)
+    assert live.fleet_digest(fleet, None) == digest  # from the raw logs: the same sha256s
+    later = type(fleet)(**{**vars(fleet), "fetched_at": fleet.fetched_at + 60})
+    assert live.fleet_digest(later, None, a.parsed) == digest
+    buildid, log = next(iter(fleet.test_logs.items()))
+    edited = type(fleet)(**{**vars(fleet), "test_logs": {**fleet.test_logs,
+                                                         buildid: log + "x"}})
+    assert live.fleet_digest(edited, None) != digest
+    no_logs = type(fleet)(**{**vars(fleet), "test_logs": {}})
+    assert live.fleet_digest(no_logs, None, a.parsed) == digest  # the fallback's view
+    builds = {k: list(v) for k, v in fleet.builds.items()}
+    first = next(iter(builds))
+    builds[first] = builds[first][1:]  # one build fewer (e.g. one more came and pushed it out)
+    fewer = type(fleet)(**{**vars(fleet), "builds": builds})
+    assert live.fleet_digest(fewer, None, a.parsed) != digest
+    assert live.fleet_digest(fleet, "master down", a.parsed) != digest
+
+
+def test_source_build_keeps_no_test_logs_in_the_parsed_cache(master, tmp_path):
+    build(tmp_path, master.url)
+    parsed = list((tmp_path / "cache" / live.PARSED_DIR).rglob("*.json"))
+    assert parsed
+    entry = json.loads(parsed[0].read_text())
+    assert set(entry) == {"buildid", "digest", "parsed"}
+    assert Path(parsed[0]).stat().st_size < 64_000
