@@ -13,7 +13,7 @@ import enum
 import hashlib
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from bbwatch import history, regrtest
@@ -757,7 +757,9 @@ def _match(problem: Problem, occ: Occurrence, registry, tracker, rerun: bool = F
 def _classify(
     problems: list[Problem], fleet: FleetData, tests: dict[int, BuildTests], registry, tracker,
     notes: list[str],
+    flakiness: Callable[[str], tuple[list[FlakeEvidence], list[FlipStats]]] | None = None,
 ) -> None:
+    flakiness = flakiness or _flakiness_memo(fleet, tests)
     for problem in problems:
         for p in [problem, *problem.children]:
             verdict = "new"
@@ -773,7 +775,7 @@ def _classify(
                 p.classification = "infra"
                 continue
             if p.test_file and p.group == "test":
-                p.evidence, _ = history.flakiness(fleet.builds, tests, p.test_file)
+                p.evidence, _ = flakiness(p.test_file)
                 blame = [c for o in p.occurrences if o.streak for c in o.streak.blamelist]
                 unique = list({c.changeid: c for c in blame}.values())
                 p.suspects = history.suspects(unique, p.test_file)
@@ -806,11 +808,29 @@ def _sort_problems(problems: list[Problem]) -> list[Problem]:
 # --- flaky ----------------------------------------------------------------------------------
 
 
-def _flaky(fleet: FleetData, tests: dict[int, BuildTests], registry, tracker) -> list[FlakyRow]:
+def _flakiness_memo(fleet: FleetData, tests: dict[int, BuildTests]) -> Callable[
+    [str], tuple[list[FlakeEvidence], list[FlipStats]]
+]:
+    """``history.flakiness`` once per test file: problems and flaky rows share it, and each
+    call walks the whole fleet's history."""
+    memo: dict[str, tuple[list[FlakeEvidence], list[FlipStats]]] = {}
+
+    def flakiness(test_file: str) -> tuple[list[FlakeEvidence], list[FlipStats]]:
+        if test_file not in memo:
+            memo[test_file] = history.flakiness(fleet.builds, tests, test_file)
+        return memo[test_file]
+
+    return flakiness
+
+
+def _flaky(fleet: FleetData, tests: dict[int, BuildTests], registry, tracker,
+           flakiness: Callable[[str], tuple[list[FlakeEvidence], list[FlipStats]]] | None = None,
+           ) -> list[FlakyRow]:
+    flakiness = flakiness or _flakiness_memo(fleet, tests)
     candidates = sorted({t for bt in tests.values() for t in (*bt.failed, *bt.flaky)})
     rows = []
     for test_file in candidates:
-        evidence, stats = history.flakiness(fleet.builds, tests, test_file)
+        evidence, stats = flakiness(test_file)
         if not evidence:
             continue
         builders = [
@@ -862,13 +882,14 @@ def analyse(
     tests, parsed = build_tests(fleet, parsed_cache, preparsed)
     problems = _collapse_mass(_problems(fleet, tests, parsed))
     notes: list[str] = []
-    _classify(problems, fleet, tests, registry, tracker, notes)
+    flakiness = _flakiness_memo(fleet, tests)
+    _classify(problems, fleet, tests, registry, tracker, notes, flakiness)
     return Analysis(
         fleet=fleet,
         now=time.time() if now is None else now,
         status=_status(fleet),
         problems=_sort_problems(problems),
-        flaky=_flaky(fleet, tests, registry, tracker),
+        flaky=_flaky(fleet, tests, registry, tracker, flakiness),
         tests=tests,
         notes=notes,
         parsed=parsed,

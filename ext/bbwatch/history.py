@@ -97,8 +97,12 @@ class Streak:
         return self.first_failing.revision
 
 
+_RESULT_CODES = frozenset(int(r) for r in Result)
+
+
 def _completed(builds: Sequence[Build]) -> list[Build]:
-    return [b for b in builds if b.complete and b.result is not None]
+    # ``b.result is not None``, without building an enum per build: this runs per test file
+    return [b for b in builds if b.complete and b.results in _RESULT_CODES]
 
 
 def _blamelist(builds: Sequence[Build], first_failing: Build, last_good: Build | None) -> tuple:
@@ -284,7 +288,11 @@ def flip_stats(
     builderid: int, builds: Sequence[Build], tests: Mapping[int, BuildTests], test_file: str
 ) -> FlipStats:
     """Flips to failing over the considered runs, ignoring runs of >= 3 failures."""
-    seq = _drop_breakage(verdicts_of_test(builds, tests, test_file))
+    return _flip_stats(builderid, verdicts_of_test(builds, tests, test_file))
+
+
+def _flip_stats(builderid: int, verdicts: list[tuple[Build, str]]) -> FlipStats:
+    seq = _drop_breakage(verdicts)
     flips = failures = 0
     previous = "pass"
     for _build, status in seq:
@@ -334,7 +342,7 @@ def flakiness(
                 )
             if build.revision:
                 by_revision.setdefault(build.revision, []).append((builderid, build, status))
-        flip = flip_stats(builderid, builds, tests, test_file)
+        flip = _flip_stats(builderid, seq)
         stats.append(flip)
         if flip.flips >= MIN_FLIPS:
             last = next(b for b, s in reversed(seq) if s != "pass")
