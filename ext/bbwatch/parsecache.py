@@ -11,9 +11,11 @@ deleted and counted in ``dropped``, and the caller parses the log again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -109,7 +111,8 @@ class ParsedLogCache:
     """Completed builds' parsed test logs under ``root`` (one directory per parser version)."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.root = Path(root) / VERSION
+        self.base = Path(root)
+        self.root = self.base / VERSION
         self.hits = 0
         self.misses = 0
         self.dropped = 0  # corrupt entries deleted
@@ -151,6 +154,8 @@ class ParsedLogCache:
         entry = {"buildid": int(buildid), "digest": parsed.digest, "parsed": to_json(parsed)}
         tmp = None
         try:
+            if not self.root.is_dir():
+                self._drop_old_versions()
             self.root.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-", suffix=".json")
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -163,3 +168,28 @@ class ParsedLogCache:
                     os.unlink(tmp)
                 except OSError:
                     pass
+
+    def prune(self, keep: set[int]) -> int:
+        """Delete the entries of builds not in ``keep`` (fallen out of the analysed history);
+        return how many. Completed builds are otherwise cached forever."""
+        removed = 0
+        try:
+            names = os.listdir(self.root)
+        except OSError:
+            return 0
+        for name in names:
+            stem, _, ext = name.partition(".")
+            if ext == "json" and stem.isdigit() and int(stem) not in keep:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.root / name)
+                    removed += 1
+        return removed
+
+    def _drop_old_versions(self) -> None:
+        """A new parser version starts afresh: older versions' entries are never read again."""
+        try:
+            old = [p for p in self.base.iterdir() if p.is_dir() and p.name != VERSION]
+        except OSError:
+            return
+        for path in old:
+            shutil.rmtree(path, ignore_errors=True)

@@ -146,3 +146,27 @@ def test_an_unwritable_cache_still_gives_the_analysis(tmp_path: Path) -> None:
     result = analysis.analyse(make_fleet(), now=NOW, parsed_cache=cache)
     assert cache.errors and result.parsed
     assert result.tests[4].failed  # builder 1's latest build failed its tests
+
+
+def test_prune_keeps_only_the_builds_still_analysed(tmp_path: Path, parses: list[int]) -> None:
+    fleet = make_fleet()
+    cache = ParsedLogCache(tmp_path)
+    analysis.analyse(fleet, now=NOW, parsed_cache=cache)
+    keep = set(list(fleet.test_logs)[:2])
+    assert cache.prune(keep) == len(fleet.test_logs) - 2
+    assert {int(p.stem) for p in cache.root.glob("*.json")} == keep
+    parses.clear()
+    analysis.analyse(make_fleet(), now=NOW, parsed_cache=ParsedLogCache(tmp_path))
+    assert len(parses) == len(fleet.test_logs) - 2  # the pruned ones, parsed again
+
+
+def test_a_new_parser_version_drops_the_old_versions_entries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    analysis.analyse(make_fleet(), now=NOW, parsed_cache=ParsedLogCache(tmp_path))
+    old = ParsedLogCache(tmp_path).root
+    assert any(old.iterdir())
+    monkeypatch.setattr(parsecache, "VERSION", "0" * 16)
+    analysis.analyse(make_fleet(), now=NOW, parsed_cache=ParsedLogCache(tmp_path))
+    assert not old.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["0" * 16]

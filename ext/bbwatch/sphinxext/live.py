@@ -388,9 +388,12 @@ def _builder_inited(app: Sphinx) -> None:
     analysis = None
     if fleet is not None:
         tracker, note = _tracker(app, cfg)
+        parsed_cache = _parsed_cache(app, cfg)
         with _quiet_retries():  # the tracker is a network edge too
             analysis = analyse(fleet, registry=_registry(app), tracker=tracker,
-                               parsed_cache=_parsed_cache(app, cfg), preparsed=preparsed)
+                               parsed_cache=parsed_cache, preparsed=preparsed)
+        if fleet.source == "live" and not fleet.errors:  # a whole fleet: the rest is history
+            parsed_cache.prune(set(analysis.parsed))
         if note:
             analysis.notes.append(note)
     digest = fleet_digest(fleet, reason, analysis.parsed if analysis else None)
