@@ -110,6 +110,9 @@ def test_last_fleet_file_has_no_raw_logs_and_the_fallback_shows_the_same(tmp_pat
     [last] = (tmp_path / "cache").glob("live-last-fleet-*.json")
     saved = last.read_text()
     assert json.loads(saved)["fleet"]["test_logs"] == {}
+    # completed builds' parses are referenced in the parsed-log cache, not copied
+    refs = json.loads(saved)["parsed_refs"]
+    assert {int(k) for k in refs} == set(fresh.parsed) and not json.loads(saved)["parsed"]
     # no line of a log is copied in unless its parse (excerpt, tail) kept it
     kept = json.dumps([to_json(p) for p in fresh.parsed.values()])
     dropped = {ln for log in fresh.fleet.test_logs.values() for ln in log.splitlines()
@@ -121,6 +124,14 @@ def test_last_fleet_file_has_no_raw_logs_and_the_fallback_shows_the_same(tmp_pat
     assert fallback.fleet.source == "cache" and fallback.fleet.test_logs == {}
     assert shown(fallback) == shown(fresh)
     assert "showing data from" in down_html["failures"]
+    # a referenced parse gone from the cache: that build shows no log, the rest still shows
+    lost = next(iter(refs))
+    [entry] = (tmp_path / "cache" / live.PARSED_DIR).rglob(f"{lost}.json")
+    entry.unlink()
+    app, _html, warnings = build(tmp_path, url)
+    assert warnings.count("WARNING") == 1
+    partial = analysis_of(app)
+    assert set(partial.parsed) == set(fresh.parsed) - {int(lost)}
     assert html["failures"].count('class="bbwatch-problem') == down_html["failures"].count(
         'class="bbwatch-problem')
 

@@ -37,13 +37,16 @@ from sphinx.util.docutils import SphinxDirective
 
 from bbwatch.analysis import Analysis, ParsedLog, analyse, log_digest
 from bbwatch.models import FleetData
+from bbwatch.parsecache import ParsedLogCache
 from bbwatch.sphinxext import live_render as render
 from bbwatch.sphinxext.config import BBWatchConfig, WarningType, get_config
 
 logger = logging.getLogger(__name__)
 
 LAST_FLEET = "live-last-fleet-{}.json"  # per source: the last good fetch, shown when it is down
-LAST_FORMAT = 2  # 2: the fleet without raw test logs, plus each log's ParsedLog
+# 3: the fleet without raw test logs; each log's ParsedLog inline, or (completed builds) its
+# digest, to read from the parsed-log cache next to it (2: all inline)
+LAST_FORMAT = 3
 PARSED_DIR = "parsed"  # next to the client's cache: completed builds' parsed test logs
 STATIC = Path(__file__).parent / "static"
 NO_FETCH_BUILDERS = ("linkcheck", "dummy")
@@ -239,9 +242,13 @@ def _read_stamp(path: Path) -> dict[str, object]:
     return stamp if isinstance(stamp, dict) else {}
 
 
-def _save_last(path: Path, fleet: FleetData, parsed: dict[int, ParsedLog], digest: str) -> None:
+def _save_last(
+    path: Path, fleet: FleetData, parsed: dict[int, ParsedLog], digest: str,
+    parsed_cache: ParsedLogCache | None = None,
+) -> None:
     """Keep this fetch for when the master is down: the fleet without its raw test logs (the
-    pages only need their parses), rewritten only when the digest says the data changed."""
+    pages only need their parses), rewritten only when the digest says the data changed.
+    Parses already in ``parsed_cache`` are referenced by digest, not copied."""
     from bbwatch.parsecache import to_json
     from bbwatch.serialize import to_dict
 
@@ -251,11 +258,15 @@ def _save_last(path: Path, fleet: FleetData, parsed: dict[int, ParsedLog], diges
         # unchanged data in an intact file (a torn or truncated one is rewritten)
         if stamp.get("digest") != digest or sha is None or _file_sha(path) != sha:
             data = to_dict(dataclasses.replace(fleet, test_logs={}))
+            cached = {bid for bid in parsed
+                      if parsed_cache is not None and parsed_cache.path_for(bid).is_file()}
             sha = _write_atomic(path, {
                 "format": LAST_FORMAT,
                 "digest": digest,
                 "fleet": data,
-                "parsed": {str(bid): to_json(p) for bid, p in parsed.items()},
+                "parsed": {str(bid): to_json(p) for bid, p in parsed.items()
+                           if bid not in cached},
+                "parsed_refs": {str(bid): parsed[bid].digest for bid in cached},
             })
         _write_atomic(_stamp_path(path),
                       {"digest": digest, "sha256": sha, "fetched_at": fleet.fetched_at})
@@ -263,16 +274,25 @@ def _save_last(path: Path, fleet: FleetData, parsed: dict[int, ParsedLog], diges
         logger.info("bbwatch: could not cache the fleet in %s: %s", path, exc)
 
 
-def _load_last(path: Path) -> tuple[FleetData | None, dict[int, ParsedLog]]:
-    """The last good fetch and its parsed logs; (None, {}) when absent or unreadable."""
+def _load_last(
+    path: Path, parsed_cache: ParsedLogCache | None = None
+) -> tuple[FleetData | None, dict[int, ParsedLog]]:
+    """The last good fetch and its parsed logs; (None, {}) when absent or unreadable.
+
+    A referenced parse missing from ``parsed_cache`` leaves that build without its log, as a
+    log that could not be fetched would."""
     from bbwatch.parsecache import from_json
     from bbwatch.serialize import fleet_from_dict
 
     try:
         data = json.loads(path.read_text("utf-8"))
-        if data.get("format") == LAST_FORMAT:
+        if data.get("format") in (2, LAST_FORMAT):
             fleet = fleet_from_dict(data["fleet"])
             parsed = {int(k): from_json(v) for k, v in data["parsed"].items()}
+            for key, log_sha in (data.get("parsed_refs") or {}).items():
+                found = parsed_cache.get(int(key), str(log_sha)) if parsed_cache else None
+                if found is not None:
+                    parsed[int(key)] = found
             stamp = _read_stamp(path)
             if stamp.get("digest") == data.get("digest"):  # the same data, confirmed later
                 fleet.fetched_at = float(stamp.get("fetched_at") or fleet.fetched_at)
@@ -327,15 +347,14 @@ def _fetch(
                 close()
     except (BuildbotError, ValueError, OSError) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        last, parsed = _load_last(_last_path(cache_dir, source))
+        last, parsed = _load_last(_last_path(cache_dir, source), _parsed_cache(app, cfg))
         return last, reason, parsed
     return fleet, None, {}
 
 
-def _parsed_cache(app: Sphinx, cfg: BBWatchConfig):
+def _parsed_cache(app: Sphinx, cfg: BBWatchConfig) -> ParsedLogCache:
     """Completed builds' parsed test logs, one directory per source next to the client's."""
     from bbwatch.cache import namespace_for
-    from bbwatch.parsecache import ParsedLogCache
 
     return ParsedLogCache(cfg.resolved_cache_dir(app) / PARSED_DIR
                           / namespace_for(_source(app, cfg)))
@@ -400,7 +419,7 @@ def _builder_inited(app: Sphinx) -> None:
     if fleet is not None and analysis is not None and fleet.source == "live":
         source = _source(app, cfg)
         _save_last(_last_path(cfg.resolved_cache_dir(app), source), fleet, analysis.parsed,
-                   digest)
+                   digest, parsed_cache)
     app.bbwatch_live = LiveState(analysis, reason, digest=digest)
     app.bbwatch_analysis = analysis
     logger.info("bbwatch: live data %s in %.1fs", "unavailable" if reason else "fetched",
