@@ -212,8 +212,14 @@ def _stamp_path(path: Path) -> Path:
 
 
 def _write_atomic(path: Path, data: object) -> str:
-    """Write JSON atomically (readers never see half a file); return the bytes' sha256."""
-    blob = json.dumps(data, separators=(",", ":")).encode()
+    """Write JSON atomically (readers never see half a file); return the bytes' sha256.
+
+    orjson turns the dataclasses into what ``serialize.to_dict`` + json would give (int keys
+    become strings), ~15x faster: a 150-builder fleet is ~8 MB, rewritten whenever it changed.
+    """
+    import orjson
+
+    blob = orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".live-", suffix=".tmp")
     try:
@@ -250,14 +256,13 @@ def _save_last(
     pages only need their parses), rewritten only when the digest says the data changed.
     Parses already in ``parsed_cache`` are referenced by digest, not copied."""
     from bbwatch.parsecache import to_json
-    from bbwatch.serialize import to_dict
 
     try:
         stamp = _read_stamp(path)
         sha = stamp.get("sha256")
         # unchanged data in an intact file (a torn or truncated one is rewritten)
         if stamp.get("digest") != digest or sha is None or _file_sha(path) != sha:
-            data = to_dict(dataclasses.replace(fleet, test_logs={}))
+            data = dataclasses.replace(fleet, test_logs={})
             cached = {bid for bid in parsed
                       if parsed_cache is not None and parsed_cache.path_for(bid).is_file()}
             sha = _write_atomic(path, {
