@@ -660,6 +660,8 @@ class BuildbotClient:
         steps = sorted((self._convert(_step, i, "step") for i in items), key=lambda s: s.number)
 
         def with_logs(step: Step) -> Step:
+            if not _wants_logs(step):
+                return step
             logs = self._get_json(f"steps/{step.stepid}/logs", "logs")
             return _replace_logs(step, tuple(self._convert(_log, lg, "log") for lg in logs))
 
@@ -870,6 +872,18 @@ class BuildbotClient:
             elif result is not None:
                 logs[build.buildid] = result
         return logs
+
+
+def _wants_logs(step: Step) -> bool:
+    """Whether anyone reads this step's logs: the test step, and a step that went wrong.
+
+    Listing the logs of every green git/configure/compile/clean step cost one request each
+    per new build (6 where 1 or 2 are used); a complete build is cached as fetched, so this
+    rule decides once and for all what a cached build holds.
+    """
+    if step.name == "test":
+        return True
+    return step.results not in (None, Result.SUCCESS, Result.SKIPPED)
 
 
 def needs_test_log(build: Build) -> bool:

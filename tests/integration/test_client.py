@@ -78,7 +78,14 @@ def test_steps_logs_and_test_logs(cold: FleetData, ids: dict[str, int]) -> None:
     # Buildbot adds its own ``worker_preparation`` step first; CPython's follow in order.
     ours = [s for s in green.steps if s.name in CPYTHON_STEPS]
     assert [s.name for s in ours] == CPYTHON_STEPS
-    assert all(any(lg.slug == "stdio" for lg in s.logs) for s in ours)
+    # Only the logs someone reads are listed: the test step's, and a failed step's.
+    assert any(lg.slug == "stdio" for lg in green.step("test").logs)
+    assert all(s.logs == () for s in ours if s.name != "test")
+    failed = [
+        s for bl in cold.builds.values() for b in bl for s in b.steps
+        if s.name in ("configure", "compile") and s.result is Result.FAILURE
+    ]
+    assert failed and all(any(lg.slug == "stdio" for lg in s.logs) for s in failed)
     assert green.buildid not in cold.test_logs  # a green build's log is not fetched
     wanted = [
         b.buildid

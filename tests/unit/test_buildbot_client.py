@@ -118,9 +118,10 @@ def test_new_and_running_builds_cost_a_few_requests_each(
     master.sync()
     with client_for(master, tmp_path) as c:
         data = c.fetch_fleet(history=3)
-        # 3 + per new build: its steps, each step's logs, its changes; +1 test log (failed one
-        # is none: the new complete build succeeded, the running one has no result yet).
-        per_build = 1 + 3 + 1
+        # 3 + per new build: its steps, the test step's log list (green steps' logs are never
+        # read, so never listed), its changes; no test log (the new complete build succeeded,
+        # the running one has no result yet).
+        per_build = 1 + 1 + 1
         assert c.requests_made == 3 + 2 * per_build
     assert [b.number for b in data.builds[1]] == [3, 2, 1]  # history trims the oldest
     assert data.builds[1][0].complete is False
