@@ -530,6 +530,8 @@ class BuildbotClient:
         return builder, build
 
     def steps(self, buildid: int) -> list[Step]:
+        """The build's steps; ``logs`` is listed for the test step and steps that went wrong
+        (see ``_wants_logs``), empty for green steps (link those with ``log_url``)."""
         cached = self._cached_build(int(buildid))
         if cached is not None:
             return list(cached.steps)
