@@ -16,13 +16,12 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from bbwatch import analysis, history, regrtest, triage_analysis
+from bbwatch import analysis, atomic, history, regrtest, triage_analysis
 from bbwatch.analysis import ParsedLog
 from bbwatch.history import BuildTests
 
@@ -155,22 +154,12 @@ class ParsedLogCache:
     def put(self, buildid: int, parsed: ParsedLog) -> None:
         """Store atomically; a full or read-only disk only costs parsing again next time."""
         entry = {"buildid": int(buildid), "digest": parsed.digest, "parsed": to_json(parsed)}
-        tmp = None
         try:
             if not self.root.is_dir():
                 self._drop_old_versions()
-            self.root.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-", suffix=".json")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(entry, fh, separators=(",", ":"))
-            os.replace(tmp, self.path_for(buildid))
+            atomic.write_text(self.path_for(buildid), json.dumps(entry, separators=(",", ":")))
         except OSError as exc:
             self.errors.append(f"cannot write parsed log {buildid}: {exc.strerror or exc}")
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
 
     def prune(self, keep: set[int]) -> int:
         """Delete the entries of builds not in ``keep`` (fallen out of the analysed history);

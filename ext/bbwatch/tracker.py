@@ -8,12 +8,10 @@ crash use ``search_candidates``, which degrades to "not checked: <reason>".
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import re
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -22,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
 import requests
+
+from bbwatch import atomic
 
 if TYPE_CHECKING:
     from bbwatch.matching import Failure
@@ -336,18 +336,10 @@ class GitHubTracker:
             "fetched_at": time.time(),
             "issues": [asdict(issue) for issue in issues],
         }
-        tmp = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-            with os.fdopen(fd, "w", encoding="utf-8") as fp:
-                json.dump(record, fp, sort_keys=True)
-            os.replace(tmp, path)
+            atomic.write_text(path, json.dumps(record, sort_keys=True))
         except OSError:
-            # a cache that cannot be written only costs a request next time
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
+            pass  # a cache that cannot be written only costs a request next time
 
 
 def web_url_for_api(api_url: str) -> str:

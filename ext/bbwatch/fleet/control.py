@@ -25,7 +25,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from pathlib import Path
 
 import requests
 
+from bbwatch import atomic
 from bbwatch.fleet import repo as repo_mod
 from bbwatch.fleet import scenarios, sources
 
@@ -102,15 +102,7 @@ def _clean_env() -> dict[str, str]:
 
 
 def _write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write_text(path, text, mode=mode)
 
 
 def port_free(port: int) -> bool:

@@ -20,8 +20,6 @@ import dataclasses
 import hashlib
 import json
 import logging as stdlib_logging
-import os
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ from sphinx.environment import BuildEnvironment
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
+from bbwatch import atomic
 from bbwatch.analysis import Analysis, ParsedLog, analyse, log_digest
 from bbwatch.models import FleetData
 from bbwatch.parsecache import ParsedLogCache
@@ -220,16 +219,7 @@ def _write_atomic(path: Path, data: object) -> str:
     import orjson
 
     blob = orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".live-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(blob)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic.write_bytes(path, blob)
     return hashlib.sha256(blob).hexdigest()
 
 
