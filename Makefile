@@ -45,6 +45,7 @@ demo: $(STAMP)
 	@echo "Stop the fleet with: $(BIN)/bbwatch fleet down --dir $(FLEETDIR)"
 
 test: $(STAMP)
+	$(BIN)/ruff check -q ext tests bench conf.py
 	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
 
 lint: $(STAMP)
