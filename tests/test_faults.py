@@ -125,7 +125,7 @@ def assert_sane(result: Build) -> None:
 def assert_cache_parses(cache: Path) -> None:
     files = [p for p in cache.rglob("*") if p.is_file()]
     for path in files:
-        assert not path.name.startswith((".tmp-", ".live-")), f"leftover temp file {path}"
+        assert not path.name.endswith(".tmp"), f"leftover temp file {path}"
         json.loads(path.read_text(encoding="utf-8"))  # raises if any file is corrupt
 
 

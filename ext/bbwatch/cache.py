@@ -13,10 +13,11 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
+
+from bbwatch import atomic
 
 FORMAT = 1
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -97,18 +98,7 @@ class DiskCache:
         path = self.path_for(key)
         payload = json.dumps(value, sort_keys=True, separators=(",", ":"))
         entry = {"format": FORMAT, "key": key, "sha256": _digest(payload), "data": payload}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(entry, fh)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        atomic.write_text(path, json.dumps(entry))
 
     def delete(self, key: str) -> None:
         try:

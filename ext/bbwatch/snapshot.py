@@ -17,11 +17,11 @@ import copy
 import json
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bbwatch import atomic
 from bbwatch.buildbot import BuildbotError, BuildRef, build_url, tail_lines
 from bbwatch.models import Build, Builder, Change, FleetData, Log, Step, Worker
 from bbwatch.serialize import (
@@ -41,18 +41,7 @@ def _dump(value: Any) -> str:
 
 def _write(path: Path, text: str) -> None:
     """Atomic write: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic.write_text(path, text)
 
 
 def save_snapshot(data: FleetData, directory: str | os.PathLike[str], history: int = 0) -> Path:

@@ -87,12 +87,12 @@ def test_failed_write_keeps_the_old_entry(tmp_path: Path, monkeypatch) -> None: 
     def boom(*a: object, **k: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr("bbwatch.cache.json.dump", boom)
+    monkeypatch.setattr("bbwatch.atomic.os.replace", boom)
     with pytest.raises(OSError, match="disk full"):
         cache.put("k", {"v": 2})
     monkeypatch.undo()
     assert cache.get("k") == {"v": 1}
-    assert not list(tmp_path.rglob(".tmp-*"))
+    assert not list(tmp_path.rglob("*.tmp"))
 
 
 def test_namespaces_per_master(tmp_path: Path) -> None:

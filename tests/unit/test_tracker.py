@@ -138,7 +138,7 @@ def test_github_cache_answers_within_ttl_and_never_holds_the_token(gh, tmp_path)
     assert again == first
     assert len(gh.requests) == 1
     files = list(tmp_path.iterdir())
-    assert files and all(not f.name.startswith(".tmp") for f in files)  # atomic: no leftovers
+    assert files and all(not f.name.endswith(".tmp") for f in files)  # atomic: no leftovers
     for path in files:
         assert CANARY not in path.read_text() and CANARY not in path.name
     assert CANARY not in repr(tracker)
