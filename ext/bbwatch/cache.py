@@ -17,6 +17,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from bbwatch import atomic
 
 FORMAT = 1
@@ -80,7 +82,7 @@ class DiskCache:
         except OSError:
             return None
         try:
-            entry = json.loads(raw)
+            entry = orjson.loads(raw)  # ~5x json's speed: a warm fleet reads thousands
             payload = entry["data"]
             ok = (
                 entry.get("format") == FORMAT
@@ -92,7 +94,7 @@ class DiskCache:
         if not ok:
             self._drop(path)
             return None
-        return json.loads(payload)
+        return orjson.loads(payload)
 
     def put(self, key: str, value: Any) -> None:
         path = self.path_for(key)
