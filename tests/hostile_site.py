@@ -15,11 +15,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.conftest import REPO
+import chromium  # noqa: F401 (re-exported for the browser tests)
+import hostile
 
-sys.path.insert(0, str(REPO / "bench"))
-import chromium  # noqa: E402, F401 (re-exported for the browser tests)
-import hostile  # noqa: E402
+from tests.conftest import REPO
 
 ROOT = REPO / "tests" / "roots" / "test-faults"
 TOKEN_CANARY = "ghp_bbwatchCanaryToken0123456789abcdef"

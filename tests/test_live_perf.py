@@ -7,7 +7,6 @@ Real Sphinx builds of ``tests/roots/test-live`` against the scale fixture served
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,19 +16,14 @@ from bbwatch import regrtest
 from bbwatch.analysis import Analysis
 from bbwatch.parsecache import to_json
 from bbwatch.sphinxext import live
+from fleetdata import Fleet
+from scalefleet import serve
 
-from tests.conftest import REPO
 from tests.test_live_sphinx import build, closed_port_url
 
 
 @pytest.fixture(scope="module")
 def master() -> Iterator[Any]:
-    sys.path.insert(0, str(REPO / "bench"))
-    try:
-        from fleetdata import Fleet
-        from scalefleet import serve
-    finally:
-        sys.path.remove(str(REPO / "bench"))
     server = serve(Fleet(builders=8, builds=8, seed=7, log_kb=4), latency=0)
     yield server
     server.shutdown()
@@ -92,12 +86,6 @@ def test_warm_build_parses_no_completed_build_again(master, tmp_path, parses):
 
 
 def test_last_fleet_file_has_no_raw_logs_and_the_fallback_shows_the_same(tmp_path):
-    sys.path.insert(0, str(REPO / "bench"))
-    try:
-        from fleetdata import Fleet
-        from scalefleet import serve
-    finally:
-        sys.path.remove(str(REPO / "bench"))
     server = serve(Fleet(builders=8, builds=8, seed=7, log_kb=4), latency=0)
     url = server.url
     try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import socket
-import sys
 import time
 from collections.abc import Iterator
 from io import StringIO
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fleetdata import Fleet
+from scalefleet import serve
 from sphinx.testing.util import SphinxTestApp
 
 from tests.conftest import REPO
@@ -28,12 +29,6 @@ LIVE_DOCS = {"status", "failures", "flaky", "filtered"}
 @pytest.fixture(scope="module")
 def master() -> Iterator[Any]:
     """A generated 12-builder fleet with hostile builder names, served in-process."""
-    sys.path.insert(0, str(REPO / "bench"))
-    try:
-        from fleetdata import Fleet
-        from scalefleet import serve
-    finally:
-        sys.path.remove(str(REPO / "bench"))
     server = serve(Fleet(builders=12, builds=8, seed=3, log_kb=4, hostile=True), latency=0)
     yield server
     server.shutdown()
@@ -170,12 +165,6 @@ def test_master_down_degrades_with_one_warning_and_a_visible_admonition(tmp_path
 
 
 def test_master_down_shows_the_last_fetched_data(tmp_path):
-    sys.path.insert(0, str(REPO / "bench"))
-    try:
-        from fleetdata import Fleet
-        from scalefleet import serve
-    finally:
-        sys.path.remove(str(REPO / "bench"))
     server = serve(Fleet(builders=4, builds=3, seed=1, log_kb=2), latency=0)
     url = server.url
     try:

@@ -14,12 +14,10 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+from fleetdata import Fleet
+from scalefleet import Fault, Server, serve
 
 from tests.conftest import REPO
-
-sys.path.insert(0, str(REPO / "bench"))
-from fleetdata import Fleet  # noqa: E402
-from scalefleet import Fault, Server, serve  # noqa: E402
 
 ENTITIES = {  # resource (the envelope key) -> the Buildbot data class describing it
     "builders": ("builders", "Builder"),

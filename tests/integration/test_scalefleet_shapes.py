@@ -5,18 +5,13 @@ Buildbot 4's header. The real fleet is the source of truth; the fixture is only 
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
-
-from tests.conftest import REPO
-
-sys.path.insert(0, str(REPO / "bench"))
-from fleetdata import Fleet  # noqa: E402
-from scalefleet import Server, serve  # noqa: E402
+from fleetdata import Fleet
+from scalefleet import Server, serve
 
 pytestmark = pytest.mark.integration
 
