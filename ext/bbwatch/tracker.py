@@ -13,7 +13,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -349,6 +349,64 @@ def web_url_for_api(api_url: str) -> str:
     if re.fullmatch(r"https?://api\.github\.com", api_url):
         return "https://github.com"
     return re.sub(r"/api/v3$", "", api_url)
+
+
+DEFAULT_API_URL = "https://api.github.com"
+# bbwatch_tracker's keys: one source ("github" or "file"), the GitHub endpoints, and what the
+# per-failure pages' links use ("repo", "labels", "web_url", also without a search source)
+TRACKER_KEYS = ("github", "file", "api_url", "web_url", "repo", "labels")
+_REPO = re.compile(r"[\w.-]+/[\w.-]+")
+
+
+def check_tracker_settings(settings: Mapping[str, object]) -> None:
+    """Raise TrackerError (one line, naming the key) unless ``settings`` is a valid
+    ``bbwatch_tracker``; ``{}`` (no tracker) is valid."""
+    unknown = sorted(set(settings) - set(TRACKER_KEYS))
+    if unknown:
+        raise TrackerError(f"unknown key {unknown[0]!r} (known: {', '.join(TRACKER_KEYS)})")
+    if "github" in settings and "file" in settings:
+        raise TrackerError("set 'github' or 'file', not both")
+    for key in ("github", "repo"):
+        if key in settings:
+            value = settings[key]
+            if not isinstance(value, str) or not _REPO.fullmatch(value):
+                raise TrackerError(f"{key!r} must look like OWNER/NAME, got {value!r}")
+    if "file" in settings:
+        value = settings["file"]
+        if not isinstance(value, str | os.PathLike) or not str(value):
+            raise TrackerError(f"'file' must be a path to a JSON list of issues, got {value!r}")
+    for key in ("api_url", "web_url"):
+        if key in settings:
+            value = settings[key]
+            if not isinstance(value, str) or not re.match(r"https?://[^/\s]+", value):
+                raise TrackerError(f"{key!r} must be an http(s) URL, got {value!r}")
+    if "api_url" in settings and "github" not in settings:
+        raise TrackerError("'api_url' needs a GitHub tracker ('github': 'OWNER/NAME')")
+    labels = settings.get("labels", [])
+    if not isinstance(labels, list | tuple) or not all(isinstance(x, str) for x in labels):
+        raise TrackerError(f"'labels' must be a list of strings, got {labels!r}")
+
+
+def tracker_from_config(
+    settings: Mapping[str, object], *, confdir: Path, cache_dir: Path, timeout: float = 10.0
+) -> FileTracker | GitHubTracker | None:
+    """The tracker ``bbwatch_tracker`` describes, or None when it names no search source.
+
+    ``{"file": PATH}`` (relative to ``confdir``) or ``{"github": "OWNER/NAME", "api_url"?,
+    "web_url"?}``: the API root defaults to api.github.com and the web root to the one that goes
+    with the API root (GitHub Enterprise: ``https://HOST/api/v3`` → ``https://HOST``). GitHub
+    searches are cached in ``cache_dir/tracker``; the token comes from ``GITHUB_TOKEN`` only.
+    Bad settings, or an unreadable issues file, raise TrackerError.
+    """
+    check_tracker_settings(settings)
+    if "file" in settings:
+        return FileTracker(Path(confdir, str(settings["file"])))
+    if "github" not in settings:
+        return None
+    api_url = str(settings.get("api_url") or DEFAULT_API_URL)
+    web_url = str(settings.get("web_url") or web_url_for_api(api_url))
+    return GitHubTracker(str(settings["github"]), base_url=api_url, web_url=web_url,
+                         cache_dir=Path(cache_dir) / "tracker", timeout=timeout)
 
 
 def _number(value: str | None) -> float | None:

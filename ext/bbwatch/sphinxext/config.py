@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +26,8 @@ class WarningType(enum.StrEnum):
 @dataclass(frozen=True)
 class BBWatchConfig:
     buildbot_url: str = DEFAULT_BUILDBOT_URL
-    tracker: dict[str, object] = field(default_factory=dict)  # {"file": PATH} or {"github": "o/r"}
+    # {"file": PATH} or {"github": "o/r", "api_url"?, "web_url"?}, environment applied
+    tracker: dict[str, object] = field(default_factory=dict)
     cache_dir: str | None = None  # None: <outdir>/../.bbwatch-cache
     history: int = 20
     branches: tuple[str, ...] = ()
@@ -57,12 +59,41 @@ def get_config(app: Sphinx) -> BBWatchConfig:
     return app.env.bbwatch_config if hasattr(app.env, "bbwatch_config") else _build(app.config)
 
 
+def tracker_settings(
+    conf: Mapping[str, object], environ: Mapping[str, str] = os.environ
+) -> dict[str, object]:
+    """``bbwatch_tracker`` with the environment applied, so CI can set the tracker without
+    editing conf.py: ``BBWATCH_TRACKER`` (``github:OWNER/NAME``, ``file:PATH`` or ``none``)
+    replaces the search source and keeps the other keys; ``BBWATCH_GITHUB_API_URL`` and
+    ``BBWATCH_GITHUB_WEB_URL`` set ``api_url`` and ``web_url``. Idempotent. A malformed
+    ``BBWATCH_TRACKER`` raises ConfigError.
+    """
+    settings = dict(conf)
+    spec = environ.get("BBWATCH_TRACKER", "").strip()
+    if spec:
+        kind, sep, value = spec.partition(":")
+        kind, value = kind.strip().lower(), value.strip()
+        for key in ("github", "file"):
+            settings.pop(key, None)
+        if kind in ("github", "file") and sep and value:
+            settings[kind] = value
+        elif kind != "none" or sep:
+            raise ConfigError(
+                f"BBWATCH_TRACKER must be github:OWNER/NAME, file:PATH or none, got {spec!r}"
+            )
+    for key, var in (("api_url", "BBWATCH_GITHUB_API_URL"), ("web_url", "BBWATCH_GITHUB_WEB_URL")):
+        value = environ.get(var, "").strip()
+        if value:
+            settings[key] = value
+    return settings
+
+
 def _build(config: Config) -> BBWatchConfig:
     url = os.environ.get("BBWATCH_BUILDBOT_URL") or config.bbwatch_buildbot_url
     snapshot = os.environ.get("BBWATCH_SNAPSHOT") or config.bbwatch_snapshot
     return BBWatchConfig(
         buildbot_url=url,
-        tracker=dict(config.bbwatch_tracker),
+        tracker=tracker_settings(config.bbwatch_tracker),
         cache_dir=config.bbwatch_cache_dir,
         history=config.bbwatch_history,
         branches=tuple(config.bbwatch_branches),
@@ -84,6 +115,27 @@ def _validate(app: Sphinx, config: Config) -> None:
     url = os.environ.get("BBWATCH_BUILDBOT_URL") or config.bbwatch_buildbot_url
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"bbwatch_buildbot_url must be an http(s) URL, got {url!r}")
+    _validate_tracker(config)
+
+
+def _validate_tracker(config: Config) -> None:
+    from bbwatch.tracker import TrackerError, check_tracker_settings, web_url_for_api
+
+    settings = tracker_settings(config.bbwatch_tracker)
+    try:
+        check_tracker_settings(settings)
+    except TrackerError as exc:
+        env = [v for v in _TRACKER_ENV if os.environ.get(v, "").strip()]
+        where = f" (with {', '.join(env)} from the environment)" if env else ""
+        raise ConfigError(f"bbwatch_tracker{where}: {exc}") from None
+    if "api_url" in settings and "web_url" not in settings:
+        settings["web_url"] = web_url_for_api(str(settings["api_url"]))
+    # Written back so every reader of the config value (the triage pages' links too) sees the
+    # tracker the environment chose, and a changed tracker re-reads the pages.
+    config.bbwatch_tracker = settings
+
+
+_TRACKER_ENV = ("BBWATCH_TRACKER", "BBWATCH_GITHUB_API_URL", "BBWATCH_GITHUB_WEB_URL")
 
 
 def setup_config(app: Sphinx) -> None:
