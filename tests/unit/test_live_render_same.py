@@ -1,0 +1,139 @@
+"""The live renderer gives the same nodes as before its speed-ups, to the byte.
+
+``tests/fixtures/live_render/*.txt`` were written by the renderer as it was before it was made
+fast (``python -m tests.unit.test_live_render_same`` rewrites them; only do that for an intended
+change of the pages). Each holds every live block rendered as ``live._render`` does (all
+directive options that change the rows), cleaned, as the docutils pseudo-XML plus every
+element's rawsource (the HTML writer highlights a literal block from its rawsource): the same
+doctree gives the same HTML and the same search index.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+import pytest
+from bbwatch import analysis
+from bbwatch.models import Result
+from bbwatch.registry import load_registry
+from bbwatch.snapshot import load_snapshot
+from bbwatch.sphinxext import live_render as render
+from docutils import nodes
+
+from tests.conftest import REPO
+from tests.unit.test_analysis import COMPILE, FAIL, NOW, OK, WARN, FleetMaker
+
+GOLDEN = REPO / "tests" / "fixtures" / "live_render"
+SNAPSHOT = REPO / "tests" / "fixtures" / "snapshot"
+
+
+def snapshot_analysis() -> analysis.Analysis:
+    fleet = load_snapshot(SNAPSHOT)
+    registry = load_registry(REPO / "docs" / "data" / "known-issues.toml")
+    return analysis.analyse(fleet, registry=registry, now=fleet.fetched_at)
+
+
+def synthetic_analysis() -> analysis.Analysis:
+    """What the snapshot lacks: a mass failure, a running build, hostile names and notes."""
+    m = FleetMaker()
+    for bid in range(1, 5):
+        m.builder(bid, f"Builder{bid} 3.x", ["3.x", "stable"], [OK, OK, FAIL])
+    m.builder(5, "Flaky\x1b[1m 3.14\x07", ["3.14", "stable", "tier-1"], [OK, WARN, OK, WARN])
+    m.builder(6, "Compile \u202eevil 3.x", ["3.x"], [OK, COMPILE], connected=False,
+              worker="w\x00rker")
+    m.builder(7, "Running 3.x", ["3.x", "unstable"], [OK, OK, (None, None, None)])
+    m.fleet.errors.append("builder 9: \x1b]8;;http://x\x07link\x1b]8;;\x07 failed\r\n")
+    picture = analysis.analyse(m.fleet, now=NOW + 3600)
+    picture.notes.append("tracker \u2066note\u2069 \x7f")
+    # a flaky problem with an issue (rendered from any Problem: built here, not by analyse)
+    row = picture.flaky[0]
+    row.issue = analysis.IssueLink("https://github.com/python/cpython/issues/1", "gh-1 flaky",
+                                   "registry")
+    evidence = [*row.evidence, dataclasses.replace(row.evidence[0], kind="same-revision")]
+    row.evidence = evidence
+    mass = next(p for p in picture.problems if p.group == "mass")
+    picture.problems.append(dataclasses.replace(
+        mass.children[0], key="flaky-one", classification="flaky", evidence=evidence,
+        suspects=mass.suspects, issues=[analysis.IssueLink(
+            "javascript:alert(1)", "evil\x1b[1m", "tracker", "matched \u202etitle")]))
+    return picture
+
+
+def _doc_link(docname: str) -> str | None:
+    # every other triage page "exists", so both branches of the triage links are rendered
+    return None if sum(map(ord, docname)) % 2 else f"../{docname}.html"
+
+
+def _blocks(picture: analysis.Analysis) -> list[tuple[str, list[nodes.Node]]]:
+    """Every block ``live._render`` can make from this Analysis, under each kind of option."""
+    branches = sorted({s.branch for s in picture.status})
+    out: list[tuple[str, list[nodes.Node]]] = [
+        ("banners", [render.fetched_line(picture), render.disabled(),
+                     render.unavailable("master \x1b[31mdown\x1b[0m", picture.fetched_at),
+                     render.unavailable("no cache", None),
+                     *render.notes_box([*picture.fleet.errors[:5], *picture.notes])]),
+        ("status", render.status(picture.status_rows(), picture)),
+        ("status result=failure", render.status(picture.status_rows((), (), ["failure"]),
+                                                picture)),
+        ("status result=nothing", render.status(picture.status_rows((), (), ["nothing"]),
+                                                picture)),
+        ("failures", render.problems(picture.problem_rows(), picture, _doc_link)),
+        ("failures limit=1", render.problems(picture.problem_rows()[:1], picture, _doc_link)),
+        ("failures none", render.problems([], picture, _doc_link)),
+        ("flaky", render.flaky(picture.flaky_rows(), picture)),
+        ("flaky none", render.flaky([], picture)),
+    ]
+    # one branch: a single section, so no summary list above it
+    out.append((f"status branch={branches[0]}", render.status(picture.status_rows(branches[:1]),
+                                                               picture)))
+    for classification in ("new", "known", "infra"):
+        rows = [p for p in picture.problem_rows() if p.classification == classification]
+        out.append((f"failures classification={classification}",
+                    render.problems(rows, picture, _doc_link)))
+    return out
+
+
+def dump(picture: analysis.Analysis) -> str:
+    """Pseudo-XML and rawsources of every block, cleaned as ``live._render`` cleans them."""
+    parts = []
+    for label, block in _blocks(picture):
+        render.clean_tree(block)
+        tree = nodes.container("", *block)
+        raws = [f"{node.tagname}: {node.rawsource!r}" for node in tree.findall(nodes.Element)
+                if node.rawsource]
+        parts.append(f"=== {label}\n{tree.pformat(' ')}--- rawsource\n" + "\n".join(raws) + "\n")
+    return "".join(parts)
+
+
+CASES = {"snapshot": snapshot_analysis, "synthetic": synthetic_analysis}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_rendering_is_unchanged(name: str) -> None:
+    expected = (GOLDEN / f"{name}.txt").read_text("utf-8")
+    got = dump(CASES[name]())
+    assert got == expected
+
+
+def test_golden_files_cover_the_interesting_parts() -> None:
+    """The expectations are not vacuous: rows, links, hostile text made visible."""
+    snapshot = (GOLDEN / "snapshot.txt").read_text("utf-8")
+    synthetic = (GOLDEN / "synthetic.txt").read_text("utf-8")
+    assert snapshot.count("bbwatch-result-") >= 15 and "refuri=" in snapshot
+    assert "Suspect changes" in snapshot and "literal_block" in snapshot
+    assert "mass failure" in synthetic and "running" in synthetic
+    assert "Flaky evidence" in synthetic and "same revision" in synthetic
+    assert "\u2400" in synthetic and "<U+202E>" in synthetic and "\x1b" not in synthetic
+    assert Result.FAILURE.word in synthetic
+
+
+def main(argv: list[str]) -> None:
+    GOLDEN.mkdir(parents=True, exist_ok=True)
+    for name, make in CASES.items():
+        (GOLDEN / f"{name}.txt").write_text(dump(make()), "utf-8")
+        print(f"wrote {GOLDEN / f'{name}.txt'}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
