@@ -32,6 +32,7 @@ from bbwatch.checklist import (
 )
 from bbwatch.mdescape import url_target, visible
 from bbwatch.sphinxext.config import WarningType
+from bbwatch.sphinxext.shared_toctree import SharedToctree
 from bbwatch.triage import (
     Candidate,
     FilledFailure,
@@ -110,24 +111,41 @@ def _plain_checkbox(self: Any, node: nodes.Node) -> None:
 
 
 # -- MyST bodies ---------------------------------------------------------------------------------
+_MYST_SETTINGS = {
+    "myst_enable_extensions": ["colon_fence", "deflist", "tasklist"],
+    "report_level": 4,
+    "halt_level": 5,
+    "warning_stream": False,
+    "file_insertion_enabled": False,
+    "raw_enabled": False,
+    "doctitle_xform": False,
+}
+
+
+@functools.cache
+def _docutils_settings() -> Any:
+    """The settings ``publish_doctree`` would build for every body, built once: docutils'
+    option parser cost more than the MyST parse itself."""
+    from docutils import io
+    from docutils.core import Publisher
+    from myst_parser.parsers.docutils_ import Parser
+
+    # the components and settings of docutils.core.publish_programmatically
+    publisher = Publisher("standalone", Parser(), "null", source_class=io.StringInput,
+                          destination_class=io.NullOutput)
+    publisher.process_programmatic_settings(None, dict(_MYST_SETTINGS, traceback=True), None)
+    return publisher.settings
+
+
 @functools.lru_cache(maxsize=256)
 def _parse_myst_cached(text: str) -> nodes.document:
+    import copy
+
     from docutils.core import publish_doctree
     from myst_parser.parsers.docutils_ import Parser
 
-    return publish_doctree(
-        text,
-        parser=Parser(),
-        settings_overrides={
-            "myst_enable_extensions": ["colon_fence", "deflist", "tasklist"],
-            "report_level": 4,
-            "halt_level": 5,
-            "warning_stream": False,
-            "file_insertion_enabled": False,
-            "raw_enabled": False,
-            "doctitle_xform": False,
-        },
-    )
+    # a copy per parse: publishing records dependencies and the source in the settings
+    return publish_doctree(text, parser=Parser(), settings=copy.copy(_docutils_settings()))
 
 
 def parse_myst(text: str) -> list[nodes.Node]:
@@ -533,6 +551,7 @@ def collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
                            type="bbwatch", subtype=WarningType.DATA)
         return
     tracker = tracker_links(app)
+    navigation = SharedToctree(app.builder)
     for docname, ctx in logging_iter(contexts):
         triage = fill(ctx, checklists, tracker)
         subject = ctx.failures[0].test_file if ctx.failures else (ctx.infra or "build")
@@ -551,6 +570,9 @@ def collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
             "display_toc": False,
             "toc": "",
         }
+        toctree = navigation.for_page(docname)
+        if toctree is not None:
+            context["toctree"] = toctree  # same depth, same navigation: render it once
         yield docname, context, "page.html"
 
 

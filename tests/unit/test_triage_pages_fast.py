@@ -1,0 +1,167 @@
+"""The per-failure pages' fast paths (parse each checklist body once with shared settings, one
+navigation rendering for pages of the same depth) give byte-for-byte the pages of the
+straightforward rendering."""
+
+from __future__ import annotations
+
+import re
+from io import StringIO
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from bbwatch.checklist import load_checklists
+from bbwatch.sphinxext import checklists
+from bbwatch.sphinxext.shared_toctree import SharedToctree
+from docutils import nodes
+
+
+# -- parsing: one settings object for every body ------------------------------------------------
+def _straightforward_parse(text: str) -> nodes.document:
+    from docutils.core import publish_doctree
+    from myst_parser.parsers.docutils_ import Parser
+
+    return publish_doctree(text, parser=Parser(), settings_overrides=checklists._MYST_SETTINGS)
+
+
+EDGE_BODIES = [
+    "",
+    "Plain text with a {builder} and [a link]({build_url}).",
+    "```\n{test_command}\n```\n\n:::{note}\nfenced {test_file}\n:::\n",
+    "Term\n: definition with `{test_id}`\n\n- [ ] a task\n- [x] done\n",
+    "# Heading\n\n[^1]: a footnote\n\nText[^1] and <https://example.org/x>.\n",
+    "```{raw} html\n<b>no</b>\n```\n\n```{include} /etc/passwd\n```\n",
+]
+
+
+def _bodies() -> list[str]:
+    found = [s.body for c in load_checklists().values() for s in c.steps]
+    found += [c.description for c in load_checklists().values() if c.description]
+    return sorted(set(found)) + EDGE_BODIES
+
+
+@pytest.mark.parametrize("text", _bodies())
+def test_shared_settings_parse_like_publish_doctree(text):
+    prepared = checklists.prepare(text)
+    fast = checklists._parse_myst_cached.__wrapped__(prepared)
+    assert fast.pformat() == _straightforward_parse(prepared).pformat()
+
+
+def test_parse_myst_gives_fresh_copies():
+    text = "Run `{test_command}` on {builder}."
+    first, second = checklists.parse_myst(text), checklists.parse_myst(text)
+    assert [n.pformat() for n in first] == [n.pformat() for n in second]
+    assert all(a is not b for a, b in zip(first, second, strict=True))
+    first[0].children[0].parent.remove(first[0].children[0])  # mutate one copy...
+    assert checklists.parse_myst(text)[0].pformat() == second[0].pformat()  # ...not the cache
+
+
+# -- shared navigation: when pages may share it --------------------------------------------------
+class FakeBuilder:
+    def __init__(self, docs: list[str], name: str = "html", suffix: str = ".html",
+                 includes: dict[str, list[str]] | None = None) -> None:
+        self.name = name
+        self.suffix = suffix
+        self.env = SimpleNamespace(all_docs=dict.fromkeys(docs),
+                                   toctree_includes=includes or {"index": docs[1:]})
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def get_target_uri(self, docname: str) -> str:
+        return docname + self.suffix
+
+    def _get_local_toctree(self, docname: str, **kwargs: Any) -> str:
+        self.calls.append((docname, kwargs))
+        return f"<nav {docname} {sorted(kwargs.items())}>"
+
+
+def test_pages_of_the_same_depth_share_one_rendering_per_arguments():
+    builder = FakeBuilder(["index", "guide/index", "guide/first"])
+    shared = SharedToctree(builder)
+    one = shared.for_page("triage/a/1/test_os")
+    two = shared.for_page("triage/b/2/test_sys")
+    assert one is not None and two is not None
+    assert one(collapse=False, maxdepth=-1) == two(maxdepth=-1, collapse=False)
+    assert one(collapse=True) == two(collapse=True)
+    assert builder.calls == [("triage/a/1/test_os", {"collapse": False, "maxdepth": -1}),
+                             ("triage/a/1/test_os", {"collapse": True})]
+    shallower = shared.for_page("triage/c/3")
+    assert shallower is not None
+    shallower(collapse=True)
+    assert builder.calls[-1] == ("triage/c/3", {"collapse": True})  # a new depth renders anew
+
+
+@pytest.mark.parametrize("docs, page, name", [
+    (["index", "triage/intro"], "triage/a/1/test_os", "html"),  # a document in the same folder
+    (["index", "triage"], "triage/a/1/test_os", "dirhtml"),  # dirhtml: triage/ is that page
+    (["index", "triage/a/1/test_os"], "triage/a/1/test_os", "html"),  # the page is a document
+    (["index"], "standalone", "html"),  # top level: its name could be a toctree entry
+    (["index"], "triage/a/1/test_os", "latex"),  # other builders resolve URIs their own way
+])
+def test_pages_that_may_differ_keep_sphinx_own_toctree(docs, page, name):
+    suffix = "/" if name == "dirhtml" else ".html"
+    assert SharedToctree(FakeBuilder(docs, name, suffix)).for_page(page) is None
+
+
+def test_a_document_only_named_in_a_toctree_counts_too():
+    builder = FakeBuilder(["index"], includes={"index": ["triage/listed"]})
+    assert SharedToctree(builder).for_page("triage/a/1/test_os") is None
+
+
+def test_unhashable_arguments_render_every_time():
+    builder = FakeBuilder(["index"])
+    toctree = SharedToctree(builder).for_page("triage/a/1/test_os")
+    assert toctree is not None
+    toctree(extra=[1])
+    toctree(extra=[1])
+    assert len(builder.calls) == 2
+
+
+# -- whole pages: fast build == straightforward build, byte for byte ----------------------------
+class _NoSharing(SharedToctree):
+    def for_page(self, docname: str) -> None:
+        return None
+
+
+def _build(rootdir: Path, out: Path) -> dict[str, str]:
+    from sphinx.testing.util import SphinxTestApp
+
+    app = SphinxTestApp("html", srcdir=rootdir / "test-checklist-furo", builddir=out,
+                        freshenv=True, status=StringIO(), warning=StringIO())
+    try:
+        app.build()
+        assert app.warning.getvalue().strip() == ""
+    finally:
+        app.cleanup()
+    return {p.relative_to(app.outdir).as_posix(): p.read_text()
+            for p in Path(app.outdir).rglob("*.html")}
+
+
+@pytest.fixture(scope="module")
+def both_builds(rootdir, tmp_path_factory):
+    fast = _build(rootdir, tmp_path_factory.mktemp("fast"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(checklists, "SharedToctree", _NoSharing)
+        patch.setattr(checklists, "_parse_myst_cached", _straightforward_parse)
+        slow = _build(rootdir, tmp_path_factory.mktemp("slow"))
+    return fast, slow
+
+
+def test_fast_pages_are_byte_identical_to_straightforward_ones(both_builds):
+    fast, slow = both_builds
+    triage = sorted(name for name in fast if name.startswith("triage/"))
+    assert len(triage) == 4
+    assert sorted(fast) == sorted(slow)
+    for name in fast:
+        assert fast[name] == slow[name], name
+
+
+def test_triage_pages_carry_the_site_navigation(both_builds):
+    fast, _ = both_builds
+    page = fast["triage/x86-64-twin-3-x/7/test_evil.html"]
+    start = page.index('class="sidebar-tree"')
+    nav = page[start:page.index("</div>", start)]
+    links = re.findall(r'class="reference internal" href="([^"]+)"', nav)
+    assert {"../../../guide/index.html", "../../../guide/nested.html", "../../../about.html",
+            "../../../guide/first.html"} <= set(links)
+    assert "current" not in nav  # no entry is this page or one of its ancestors
