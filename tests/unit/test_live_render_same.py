@@ -94,11 +94,23 @@ def _blocks(picture: analysis.Analysis) -> list[tuple[str, list[nodes.Node]]]:
     return out
 
 
+def _check_links(top: nodes.Node) -> None:
+    """What pseudo-XML does not show: each node's parent is the node holding it, and no node
+    has a document, source or line yet (as ``parent += child`` on fresh nodes leaves them)."""
+    assert top.parent is None
+    for node in top.findall():
+        assert node.document is None and node.source is None and node.line is None
+        for child in getattr(node, "children", ()):
+            assert child.parent is node, (node, child)
+
+
 def dump(picture: analysis.Analysis) -> str:
     """Pseudo-XML and rawsources of every block, cleaned as ``live._render`` cleans them."""
     parts = []
     for label, block in _blocks(picture):
         render.clean_tree(block)
+        for top in block:
+            _check_links(top)
         tree = nodes.container("", *block)
         raws = [f"{node.tagname}: {node.rawsource!r}" for node in tree.findall(nodes.Element)
                 if node.rawsource]

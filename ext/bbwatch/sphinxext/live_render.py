@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from docutils import nodes
 
@@ -21,9 +22,11 @@ from bbwatch.analysis import (
     IssueLink,
     Occurrence,
     Problem,
+    build_url,
     describe_age,
     describe_streak,
 )
+from bbwatch.history import Suspect
 from bbwatch.models import Build, Result
 
 # sphinx-design colour names for each result; the word is always printed next to the colour.
@@ -52,21 +55,62 @@ _VISIBLE |= {0x7F: "\u2421", **{ord(c): f"<U+{ord(c):04X}>" for c in _BIDI}}
 
 def clean(text: str) -> str:
     """A network string made safe to show: no terminal escapes, controls or bidi overrides."""
+    # Everything below rewrites only non-printable characters (ESC, CR, C0, DEL, bidi format
+    # characters), so a printable string, nearly every one, is already clean.
+    if text.isprintable():
+        return text
     return _ANSI.sub("", text).replace("\r\n", "\n").translate(_VISIBLE)
 
 
 def clean_tree(tree: Sequence[nodes.Node]) -> None:
-    """Apply :func:`clean` to every text (and link target) of rendered nodes, in place."""
-    for top in tree:
-        for text in list(top.findall(nodes.Text)):
-            cleaned = clean(str(text))
-            if cleaned != str(text):
-                text.parent.replace(text, nodes.Text(cleaned))
-        for ref in top.findall(nodes.reference):
-            if "refuri" in ref:
-                ref["refuri"] = clean(ref["refuri"])
-        for block in top.findall(nodes.literal_block):
-            block.rawsource = clean(block.rawsource)
+    """Apply :func:`clean` to every text (and link target) of rendered nodes, in place.
+
+    One walk over the children lists (``findall`` nests a generator per level, and three
+    passes of it cost more than building the nodes)."""
+    stack = [node for node in tree if isinstance(node, nodes.Element)]
+    while stack:
+        element = stack.pop()
+        for index, child in enumerate(element.children):
+            if isinstance(child, nodes.Text):
+                text = str(child)  # not astext(): that drops NULs
+                if not text.isprintable() and (cleaned := clean(text)) != text:
+                    element[index] = nodes.Text(cleaned)
+            else:
+                stack.append(child)
+        if isinstance(element, nodes.reference):
+            if "refuri" in element:
+                element["refuri"] = clean(element["refuri"])
+        elif isinstance(element, nodes.literal_block):
+            element.rawsource = clean(element.rawsource)
+
+
+# --- building nodes -------------------------------------------------------------------------
+# A 150-builder status table is ~10,000 nodes. ``parent += child`` costs ~3 us a child: docutils'
+# setup_child looks for the tree's document, which a tree still being built has not got, through
+# a raised and caught AttributeError. So this module builds every tree bottom-up from fresh,
+# document-less nodes and links children with _adopt, which does what setup_child does then
+# (set ``parent``) in a third of the time. The trees are the same (tests/unit/
+# test_live_render_same.py compares them with what ``+=`` and the text constructors give).
+
+E = TypeVar("E", bound=nodes.Element)
+T = TypeVar("T", bound=nodes.TextElement)
+
+
+def _adopt(parent: E, *children: nodes.Node) -> E:
+    """``parent.extend(children)`` for nodes of a tree being built here (no document yet)."""
+    kids = parent.children
+    for child in children:
+        child.parent = parent
+        kids.append(child)
+    return parent
+
+
+def _text(cls: type[T], text: str, classes: Sequence[str] = (), **attributes: Any) -> T:
+    """``cls(text, text, classes=[...])``, the usual text element, via :func:`_adopt`."""
+    node = cls(text, classes=list(classes), **attributes)
+    if text:  # as TextElement: no empty Text child
+        _adopt(node, nodes.Text(text))
+    return node
 
 
 def fmt_time(epoch: float | None) -> str:
@@ -85,7 +129,7 @@ def badge(text: str, colour: str, *extra: str, outline: bool = False) -> nodes.i
     """A sphinx-design badge (its own CSS classes) holding ``text`` as escaped text."""
     style = [f"sd-outline-{colour}", f"sd-text-{colour}"] if outline else [
         f"sd-bg-{colour}", f"sd-bg-text-{colour}"]
-    return nodes.inline(text, text, classes=["sd-sphinx-override", "sd-badge", *style, *extra])
+    return _text(nodes.inline, text, ["sd-sphinx-override", "sd-badge", *style, *extra])
 
 
 def result_badge(result: Result | None, connected: bool | None = None) -> nodes.inline:
@@ -98,40 +142,34 @@ def result_badge(result: Result | None, connected: bool | None = None) -> nodes.
 def link(text: str, url: str | None, *classes: str) -> nodes.Node:
     url = safe_url(url)
     if url is None:
-        return nodes.inline(text, text, classes=list(classes))
-    return nodes.reference(text, text, refuri=url, classes=list(classes))
+        return _text(nodes.inline, text, classes)
+    return _text(nodes.reference, text, classes, refuri=url)
 
 
 def para(*children: nodes.Node | str, classes: Sequence[str] = ()) -> nodes.paragraph:
-    p = nodes.paragraph(classes=list(classes))
-    for child in children:
-        p += nodes.Text(child) if isinstance(child, str) else child
-    return p
+    return _adopt(nodes.paragraph(classes=list(classes)),
+                  *(nodes.Text(c) if isinstance(c, str) else c for c in children))
 
 
 def _table(headers: Sequence[str], rows: Iterable[Sequence[nodes.Node]], classes: Sequence[str],
            widths: Sequence[int]) -> nodes.table:
-    table = nodes.table(classes=["bbwatch-table", *classes])
-    group = nodes.tgroup(cols=len(headers))
-    table += group
-    for width in widths:
-        group += nodes.colspec(colwidth=width)
-    head = nodes.thead()
-    group += head
-    row = nodes.row()
-    for title in headers:
-        row += nodes.entry("", para(title))
-    head += row
-    body = nodes.tbody()
-    group += body
-    for cells in rows:
-        row = nodes.row()
-        for cell in cells:
-            entry = nodes.entry()
-            entry += cell
-            row += entry
-        body += row
-    return table
+    head = _adopt(nodes.thead(), _adopt(nodes.row(), *(_adopt(nodes.entry(), para(title))
+                                                        for title in headers)))
+    body = _adopt(nodes.tbody(), *(_adopt(nodes.row(), *(_adopt(nodes.entry(), cell)
+                                                          for cell in cells))
+                                   for cells in rows))
+    group = _adopt(nodes.tgroup(cols=len(headers)),
+                   *(nodes.colspec(colwidth=width) for width in widths), head, body)
+    return _adopt(nodes.table(classes=["bbwatch-table", *classes]), group)
+
+
+def _item(*children: nodes.Node | str) -> nodes.list_item:
+    """A list item holding one paragraph."""
+    return _adopt(nodes.list_item(), para(*children))
+
+
+def _list(cls: type[E], items: Iterable[nodes.Node], classes: Sequence[str] = ()) -> E:
+    return _adopt(cls(classes=list(classes)), *items)
 
 
 # --- banners --------------------------------------------------------------------------------
@@ -144,8 +182,7 @@ def fetched_line(analysis: Analysis) -> nodes.paragraph:
     )
     return para(
         "Data fetched ",
-        nodes.inline(fmt_time(fleet.fetched_at), fmt_time(fleet.fetched_at),
-                     classes=["bbwatch-fetched-at"]),
+        _text(nodes.inline, fmt_time(fleet.fetched_at), ["bbwatch-fetched-at"]),
         " from ",
         link(fleet.base_url, fleet.base_url),
         f" ({how}).",
@@ -156,26 +193,21 @@ def fetched_line(analysis: Analysis) -> nodes.paragraph:
 def unavailable(reason: str, data_time: float | None) -> nodes.admonition:
     shown = (f"showing data from {fmt_time(data_time)}" if data_time
              else "no earlier data to show")
-    box = nodes.admonition(classes=["warning", "bbwatch-unavailable"])
-    box += nodes.title("Live data unavailable", "Live data unavailable")
-    box += para(f"Live data unavailable: {reason}; {shown}.")
-    return box
+    return _adopt(nodes.admonition(classes=["warning", "bbwatch-unavailable"]),
+                  _text(nodes.title, "Live data unavailable"),
+                  para(f"Live data unavailable: {reason}; {shown}."))
 
 
 def disabled() -> nodes.note:
-    box = nodes.note(classes=["bbwatch-offline"])
-    box += para("Live data is disabled for this build (bbwatch_offline): the pages are built "
-                "without contacting the Buildbot master.")
-    return box
+    return _adopt(nodes.note(classes=["bbwatch-offline"]), para(
+        "Live data is disabled for this build (bbwatch_offline): the pages are built "
+        "without contacting the Buildbot master."))
 
 
 def notes_box(notes: Sequence[str]) -> list[nodes.Node]:
     if not notes:
         return []
-    box = nodes.note(classes=["bbwatch-notes"])
-    for note in notes:
-        box += para(note)
-    return [box]
+    return [_list(nodes.note, (para(note) for note in notes), ["bbwatch-notes"])]
 
 
 # --- status ---------------------------------------------------------------------------------
@@ -185,15 +217,13 @@ def status(sections: Sequence[BranchStatus], analysis: Analysis) -> list[nodes.N
     if not sections:
         return [para("No builder matches this selection.", classes=["bbwatch-empty"])]
     out: list[nodes.Node] = []
+    summaries = [section.summary for section in sections]  # a property that counts its rows
     if len(sections) > 1:
-        summary = nodes.bullet_list(classes=["bbwatch-summary"])
-        for section in sections:
-            summary += nodes.list_item("", para(section.summary))
-        out.append(summary)
-    for section in sections:
-        out.append(nodes.rubric(section.branch, section.branch, classes=["bbwatch-branch"]))
-        out.append(para(nodes.strong(section.summary, section.summary),
-                        classes=["bbwatch-branch-summary"]))
+        out.append(_list(nodes.bullet_list, (_item(summary) for summary in summaries),
+                         ["bbwatch-summary"]))
+    for section, summary in zip(sections, summaries, strict=True):
+        out.append(_text(nodes.rubric, section.branch, ["bbwatch-branch"]))
+        out.append(para(_text(nodes.strong, summary), classes=["bbwatch-branch-summary"]))
         out.append(_table(
             ["Builder", "Result", "Since", "Worker", "Links"],
             (_status_row(row, analysis) for row in section.rows),
@@ -203,14 +233,12 @@ def status(sections: Sequence[BranchStatus], analysis: Analysis) -> list[nodes.N
 
 
 def _status_row(row: BuilderRow, analysis: Analysis) -> list[nodes.Node]:
-    name = para(nodes.strong(row.builder.name, row.builder.name), classes=["bbwatch-builder"])
+    name = para(_text(nodes.strong, row.builder.name), classes=["bbwatch-builder"])
     tags = para(classes=["bbwatch-tags"])
     for tag in row.builder.tags:
-        tags += badge(tag, "secondary", "bbwatch-tag", outline=True)
-        tags += nodes.Text(" ")
-    result = para(result_badge(row.result, row.connected))
-    result += nodes.Text(" ")
-    result += nodes.emphasis(row.severity.label, row.severity.label)
+        _adopt(tags, badge(tag, "secondary", "bbwatch-tag", outline=True), nodes.Text(" "))
+    label = row.severity.label
+    result = para(result_badge(row.result, row.connected), " ", _text(nodes.emphasis, label))
     since = describe_streak(row.streak, analysis.now)
     if not since and row.last_build is not None:
         finished = row.last_build.complete_at
@@ -228,9 +256,9 @@ def _status_row(row: BuilderRow, analysis: Analysis) -> list[nodes.Node]:
                                  "bbwatch-worker-state", outline=True))
     links = para(link("builder", row.builder_url))
     if row.build_url and row.last_build is not None:
-        links += nodes.Text(" · ")
-        links += link(f"build #{row.last_build.number}", row.build_url)
-    return [nodes.container("", name, tags), result, para(since), worker_cell, links]
+        _adopt(links, nodes.Text(" · "),
+               link(f"build #{row.last_build.number}", row.build_url))
+    return [_adopt(nodes.container(), name, tags), result, para(since), worker_cell, links]
 
 
 # --- known failures -------------------------------------------------------------------------
@@ -249,7 +277,7 @@ def problems(rows: Sequence[Problem], analysis: Analysis, doc_link: DocLink) -> 
         out.append(para("No failing test right now.", classes=["bbwatch-empty"]))
     for problem in tests:
         out.append(_problem(problem, analysis, doc_link))
-    out.append(nodes.rubric("Infrastructure", "Infrastructure", classes=["bbwatch-infra"]))
+    out.append(_text(nodes.rubric, "Infrastructure", ["bbwatch-infra"]))
     if not infra:
         out.append(para("No infrastructure problem right now.", classes=["bbwatch-empty"]))
     for problem in infra:
@@ -258,13 +286,8 @@ def problems(rows: Sequence[Problem], analysis: Analysis, doc_link: DocLink) -> 
 
 
 def _field(name: str, *body: nodes.Node) -> nodes.field:
-    field = nodes.field()
-    field += nodes.field_name(name, name)
-    content = nodes.field_body()
-    for node in body:
-        content += node
-    field += content
-    return field
+    return _adopt(nodes.field(), _text(nodes.field_name, name),
+                  _adopt(nodes.field_body(), *body))
 
 
 def _occurrence_item(occ: Occurrence, analysis: Analysis) -> nodes.list_item:
@@ -272,17 +295,17 @@ def _occurrence_item(occ: Occurrence, analysis: Analysis) -> nodes.list_item:
              link(f"build #{occ.latest.number}", occ.build_url))
     streak = describe_streak(occ.streak, analysis.now)
     if streak:
-        p += nodes.Text(f", {streak}")
+        _adopt(p, nodes.Text(f", {streak}"))
     if occ.streak is not None and occ.streak.last_good is not None:
-        p += nodes.Text(f", last good build #{occ.streak.last_good.number}")
-    return nodes.list_item("", p)
+        _adopt(p, nodes.Text(f", last good build #{occ.streak.last_good.number}"))
+    return _adopt(nodes.list_item(), p)
 
 
 def _issue_item(issue: IssueLink) -> nodes.list_item:
     p = para(link(issue.title or "issue", issue.url), f" ({issue.source})")
     if issue.reason:
-        p += nodes.Text(f": {issue.reason}")
-    return nodes.list_item("", p)
+        _adopt(p, nodes.Text(f": {issue.reason}"))
+    return _adopt(nodes.list_item(), p)
 
 
 def _problem(problem: Problem, analysis: Analysis, doc_link: DocLink) -> nodes.container:
@@ -290,69 +313,66 @@ def _problem(problem: Problem, analysis: Analysis, doc_link: DocLink) -> nodes.c
                                    f"bbwatch-group-{problem.group}"])
     head = para(badge(problem.classification, _CLASS_COLOURS.get(problem.classification, "dark"),
                       "bbwatch-classification"), " ",
-                nodes.strong(problem.title, problem.title), classes=["bbwatch-problem-title"])
-    box += head
-    fields = nodes.field_list(classes=["bbwatch-fields"])
-    if problem.test_ids:
-        ids = nodes.bullet_list()
-        for test_id in problem.test_ids[:10]:
-            ids += nodes.list_item("", para(nodes.literal(test_id, test_id)))
-        fields += _field("Test ids", ids)
+                _text(nodes.strong, problem.title), classes=["bbwatch-problem-title"])
+    _adopt(box, head)
+    fields: list[nodes.field] = []
+    test_ids = problem.test_ids  # a property that merges the occurrences' ids
+    if test_ids:
+        fields.append(_field("Test ids", _list(
+            nodes.bullet_list, (_item(_text(nodes.literal, t)) for t in test_ids[:10]))))
     if problem.children:
-        parts = nodes.bullet_list()
-        for child in problem.children:
-            parts += nodes.list_item("", para(child.title))
-        fields += _field("Includes", parts)
-    where = nodes.bullet_list(classes=["bbwatch-where"])
-    for occ in problem.occurrences:
-        where += _occurrence_item(occ, analysis)
+        fields.append(_field("Includes", _list(
+            nodes.bullet_list, (_item(child.title) for child in problem.children))))
+    where = _list(nodes.bullet_list, (_occurrence_item(occ, analysis)
+                                      for occ in problem.occurrences), ["bbwatch-where"])
     for builder, _worker in problem.idle:
-        where += nodes.list_item("", para(nodes.strong(builder.name, builder.name),
-                                          f" ({builder.branch or 'other'}): no build yet"))
-    fields += _field("Fails now on" if problem.kind != "disconnected" else "Builders", where)
-    fields += _field("First seen", para(fmt_time(problem.first_seen)))
-    fields += _field("Last seen", para(fmt_time(problem.last_seen)))
-    if problem.group == "infra" and problem.workers:
-        contacts = nodes.bullet_list()
-        for worker in problem.workers:
-            who = f"worker {worker.name}"
-            who += f" (owner: {worker.admin})" if worker.admin else " (owner unknown)"
-            contacts += nodes.list_item("", para(who))
-        fields += _field("Contact", contacts)
+        _adopt(where, _item(_text(nodes.strong, builder.name),
+                            f" ({builder.branch or 'other'}): no build yet"))
+    fields.append(_field("Fails now on" if problem.kind != "disconnected" else "Builders", where))
+    fields.append(_field("First seen", para(fmt_time(problem.first_seen))))
+    fields.append(_field("Last seen", para(fmt_time(problem.last_seen))))
+    workers = problem.workers if problem.group == "infra" else []
+    if workers:
+        fields.append(_field("Contact", _list(nodes.bullet_list, (
+            _item(f"worker {worker.name}" + (f" (owner: {worker.admin})" if worker.admin
+                                             else " (owner unknown)"))
+            for worker in workers))))
     if problem.suspects:
-        ranked = nodes.enumerated_list(classes=["bbwatch-suspects"])
-        for suspect in problem.suspects[:5]:
-            change = suspect.change
-            rev = (change.revision or "")[:12]
-            ranked += nodes.list_item("", para(
-                link(rev or f"change {change.changeid}", change.revlink),
-                f" {change.title} — {change.author}: {suspect.reason}"))
-        fields += _field("Suspect changes", ranked)
+        fields.append(_field("Suspect changes", _list(nodes.enumerated_list, (
+            _suspect_item(suspect) for suspect in problem.suspects[:5]), ["bbwatch-suspects"])))
     if problem.issues:
-        issues = nodes.bullet_list(classes=["bbwatch-issues"])
-        for issue in problem.issues:
-            issues += _issue_item(issue)
-        fields += _field("Issue", issues)
+        fields.append(_field("Issue", _list(
+            nodes.bullet_list, (_issue_item(issue) for issue in problem.issues),
+            ["bbwatch-issues"])))
     elif problem.group != "infra":
-        fields += _field("Issue", para("none found: report it (see the triage checklist)"))
+        fields.append(_field("Issue", para("none found: report it (see the triage checklist)")))
     if problem.evidence:
-        evidence = nodes.bullet_list(classes=["bbwatch-evidence"])
-        for item in problem.evidence[:5]:
-            builder = analysis.fleet.builder(item.builderid)
-            name = builder.name if builder else str(item.builderid)
-            evidence += nodes.list_item("", para(f"{name} build #{item.build.number}: "
-                                                 f"{item.detail}"))
-        fields += _field("Flaky evidence", evidence)
+        fields.append(_field("Flaky evidence", _list(nodes.bullet_list, (
+            _item(f"{_builder_name(analysis, item.builderid)} build #{item.build.number}: "
+                  f"{item.detail}")
+            for item in problem.evidence[:5]), ["bbwatch-evidence"])))
     triage = _triage_links(problem, doc_link)
     if triage is not None:
-        fields += _field("Triage", triage)
-    box += fields
+        fields.append(_field("Triage", triage))
+    _adopt(box, _list(nodes.field_list, fields, ["bbwatch-fields"]))
     excerpt = problem.excerpt
     if problem.kind == "disconnected":
         excerpt = ""  # the worker's name and owner above say it all
     if excerpt:
-        box += nodes.literal_block(excerpt, excerpt, classes=["bbwatch-excerpt"])
+        _adopt(box, nodes.literal_block(excerpt, excerpt, classes=["bbwatch-excerpt"]))
     return box
+
+
+def _suspect_item(suspect: Suspect) -> nodes.list_item:
+    change = suspect.change
+    rev = (change.revision or "")[:12]
+    return _item(link(rev or f"change {change.changeid}", change.revlink),
+                 f" {change.title} — {change.author}: {suspect.reason}")
+
+
+def _builder_name(analysis: Analysis, builderid: int) -> str:
+    builder = analysis.fleet.builder(builderid)
+    return builder.name if builder else str(builderid)
 
 
 def _triage_links(problem: Problem, doc_link: DocLink) -> nodes.paragraph | None:
@@ -363,9 +383,9 @@ def _triage_links(problem: Problem, doc_link: DocLink) -> nodes.paragraph | None
         if uri is None:
             continue
         if found:
-            p += nodes.Text(" · ")
+            _adopt(p, nodes.Text(" · "))
         label = "Triage" if len(problem.occurrences) == 1 else f"Triage ({occ.builder.name})"
-        p += nodes.reference(label, label, refuri=uri, internal=True)
+        _adopt(p, _text(nodes.reference, label, refuri=uri, internal=True))
         found = True
     return p if found else None
 
@@ -384,41 +404,33 @@ def flaky(rows: Sequence[FlakyRow], analysis: Analysis) -> list[nodes.Node]:
 
 
 def _build_ref(build: Build, analysis: Analysis) -> nodes.paragraph:
-    builder = analysis.fleet.builder(build.builderid)
-    from bbwatch.analysis import build_url
-
-    name = builder.name if builder else str(build.builderid)
+    name = _builder_name(analysis, build.builderid)
     return para(link(f"{name} #{build.number}",
                      build_url(analysis.fleet.base_url, build.builderid, build.number)),
                 f" ({fmt_time(build.complete_at or build.started_at)})")
 
 
 def _flaky_row(row: FlakyRow, analysis: Analysis) -> list[nodes.Node]:
-    builders = nodes.bullet_list()
-    for builder in row.builders:
-        builders += nodes.list_item("", para(builder.name))
+    builders = _list(nodes.bullet_list, (_item(builder.name) for builder in row.builders))
     evidence = nodes.bullet_list()
     reruns = sum(1 for e in row.evidence if e.kind == "rerun")
     if reruns:
-        evidence += nodes.list_item("", para(
+        _adopt(evidence, _item(
             f"failed, then passed on re-run in {reruns} build{'s' if reruns != 1 else ''}"))
     same = sum(1 for e in row.evidence if e.kind == "same-revision")
     if same:
-        evidence += nodes.list_item("", para(
+        _adopt(evidence, _item(
             f"failed and passed on the same revision {same} time{'s' if same != 1 else ''}"))
     for item in row.evidence:
         if item.kind == "flips":
-            builder = analysis.fleet.builder(item.builderid)
-            where = builder.name if builder else str(item.builderid)
-            evidence += nodes.list_item("", para(f"{where}: {item.detail} (breakage excluded)"))
+            where = _builder_name(analysis, item.builderid)
+            _adopt(evidence, _item(f"{where}: {item.detail} (breakage excluded)"))
     issue = para(link(row.issue.title, row.issue.url)) if row.issue else para("none")
-    test = nodes.container("", para(nodes.literal(row.test_file, row.test_file)))
+    test = _adopt(nodes.container(), para(_text(nodes.literal, row.test_file)))
     shown = [t for t in row.test_ids if t != row.test_file]
     if shown:
-        ids = nodes.bullet_list(classes=["bbwatch-test-ids"])
-        for test_id in shown[:5]:
-            ids += nodes.list_item("", para(test_id))
-        test += ids
+        _adopt(test, _list(nodes.bullet_list, (_item(test_id) for test_id in shown[:5]),
+                           ["bbwatch-test-ids"]))
     return [
         test,
         para(f"{row.rate:.0%}", f" ({row.flips} flips)"),
