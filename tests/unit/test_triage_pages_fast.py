@@ -4,7 +4,9 @@ straightforward rendering."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,6 +15,7 @@ from typing import Any
 import pytest
 from bbwatch.checklist import load_checklists
 from bbwatch.sphinxext import checklists
+from bbwatch.sphinxext.shared_highlight import SharedFormatters
 from bbwatch.sphinxext.shared_toctree import SharedToctree
 from docutils import nodes
 
@@ -117,10 +120,60 @@ def test_unhashable_arguments_render_every_time():
     assert len(builder.calls) == 2
 
 
+# -- shared Pygments formatters ------------------------------------------------------------------
+BLOCKS = [
+    ("./python -m test -v test_os\n", "text", {}),
+    ("FAIL: test_x <b>&amp;</b>\nTraceback (most recent call last):\n  boom\n", "text", {}),
+    ("def f(x):\n    return x  # ok\n", "python", {}),
+    ("$ make -j8\n", "console", {"linenos": True}),
+    ("a\nb\nc\n", "text", {"hl_lines": [2]}),  # unhashable options
+]
+
+
+def _bridge() -> Any:
+    from sphinx.highlighting import PygmentsBridge
+
+    return PygmentsBridge("html", "sphinx")
+
+
+def test_shared_formatters_highlight_like_fresh_ones():
+    fresh = _bridge()
+    expected = [fresh.highlight_block(src, lang, **kw) for src, lang, kw in BLOCKS] * 2
+    builder = SimpleNamespace(highlighter=_bridge())
+    shared = SharedFormatters(builder)
+    with shared.active():
+        got = [builder.highlighter.highlight_block(src, lang, **kw)
+               for src, lang, kw in BLOCKS] * 2
+        one, two = builder.highlighter.get_formatter(), builder.highlighter.get_formatter()
+        assert one is two
+        lines = builder.highlighter.get_formatter(hl_lines=[1])
+        assert lines is not builder.highlighter.get_formatter(hl_lines=[1])
+    assert got == expected
+
+
+def test_shared_formatters_are_undone_after_the_block():
+    from sphinx.highlighting import PygmentsBridge
+
+    builder = SimpleNamespace(highlighter=_bridge())
+    with SharedFormatters(builder).active():
+        assert "get_formatter" in vars(builder.highlighter)
+    assert "get_formatter" not in vars(builder.highlighter)
+    assert builder.highlighter.get_formatter() is not builder.highlighter.get_formatter()
+    assert type(builder.highlighter).get_formatter is PygmentsBridge.get_formatter
+    with SharedFormatters(SimpleNamespace()).active():  # no highlighter: nothing to share
+        pass
+
+
 # -- whole pages: fast build == straightforward build, byte for byte ----------------------------
 class _NoSharing(SharedToctree):
     def for_page(self, docname: str) -> None:
         return None
+
+
+class _FreshFormatters(SharedFormatters):
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        yield
 
 
 def _build(rootdir: Path, out: Path) -> dict[str, str]:
@@ -142,6 +195,7 @@ def both_builds(rootdir, tmp_path_factory):
     fast = _build(rootdir, tmp_path_factory.mktemp("fast"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(checklists, "SharedToctree", _NoSharing)
+        patch.setattr(checklists, "SharedFormatters", _FreshFormatters)
         patch.setattr(checklists, "_parse_myst_cached", _straightforward_parse)
         slow = _build(rootdir, tmp_path_factory.mktemp("slow"))
     return fast, slow

@@ -32,6 +32,7 @@ from bbwatch.checklist import (
 )
 from bbwatch.mdescape import url_target, visible
 from bbwatch.sphinxext.config import WarningType
+from bbwatch.sphinxext.shared_highlight import SharedFormatters
 from bbwatch.sphinxext.shared_toctree import SharedToctree
 from bbwatch.triage import (
     Candidate,
@@ -552,6 +553,7 @@ def collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
         return
     tracker = tracker_links(app)
     navigation = SharedToctree(app.builder)
+    formatters = SharedFormatters(app.builder)
     for docname, ctx in logging_iter(contexts):
         triage = fill(ctx, checklists, tracker)
         subject = ctx.failures[0].test_file if ctx.failures else (ctx.infra or "build")
@@ -563,9 +565,11 @@ def collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
         # (On a rebuild where no document is written these attributes do not exist yet.)
         app.builder.secnumbers = {}
         app.builder.fignumbers = {}
+        with formatters.active():
+            body = app.builder.render_partial(section)["fragment"]
         context = {
             "title": _escape(title),
-            "body": app.builder.render_partial(section)["fragment"],
+            "body": body,
             "parents": [],
             "display_toc": False,
             "toc": "",
