@@ -7,6 +7,7 @@ pages say what is missing, every cache file still parses, and no traceback is pr
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -126,7 +127,12 @@ def assert_cache_parses(cache: Path) -> None:
     files = [p for p in cache.rglob("*") if p.is_file()]
     for path in files:
         assert not path.name.endswith(".tmp"), f"leftover temp file {path}"
-        json.loads(path.read_text(encoding="utf-8"))  # raises if any file is corrupt
+        if path.suffix == ".raw":  # the client's pack: a JSON header line, then its payload
+            header, _, payload = path.read_bytes().partition(b"\n")
+            assert json.loads(header)["sha256"] == hashlib.sha256(payload).hexdigest(), path
+            json.loads(payload)
+        else:
+            json.loads(path.read_text(encoding="utf-8"))  # raises if any file is corrupt
 
 
 def unavailable(result: Build) -> str:
@@ -269,7 +275,9 @@ def test_cache_file_truncated_on_disk(master: Master, tmp_path: Path) -> None:
     files = sorted(p for p in (tmp_path / "cache").rglob("*.json")
                    if "numbers" not in p.relative_to(tmp_path / "cache").parts)
     assert len(files) > 5
-    for path in files[::2]:  # every other file cut in half, as by a full disk or a crash
+    packs = sorted((tmp_path / "cache").rglob("*.raw"))  # else the pack would serve the builds
+    assert packs
+    for path in [*files[::2], *packs]:  # cut in half, as by a full disk or a crash
         data = path.read_bytes()
         path.write_bytes(data[: len(data) // 2])
     before = master.stats()["total"]

@@ -80,6 +80,9 @@ def test_warm_build_parses_no_completed_build_again(master, tmp_path, parses):
     warm = analysis_of(app)
     running = [t for bid, t in warm.fleet.test_logs.items() if bid not in complete]
     assert sorted(parses) == sorted(running)  # only builds still running are parsed
+    # ... and completed builds' logs are not even read: their parses stand in for them
+    assert not set(warm.fleet.test_logs) & complete
+    assert logged <= set(warm.fleet.log_ids) and logged <= set(warm.parsed)
     assert shown(warm) == shown(cold)
     assert warm_html["failures"].count('class="bbwatch-problem') == html["failures"].count(
         'class="bbwatch-problem')
@@ -177,5 +180,5 @@ def test_source_build_keeps_no_test_logs_in_the_parsed_cache(master, tmp_path):
     parsed = list((tmp_path / "cache" / live.PARSED_DIR).rglob("*.json"))
     assert parsed
     entry = json.loads(parsed[0].read_text())
-    assert set(entry) == {"buildid", "digest", "parsed"}
+    assert set(entry) == {"buildid", "digest", "parsed", "ident"}
     assert Path(parsed[0]).stat().st_size < 64_000

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import SplitResult, quote, unquote, urlsplit
 
+import msgspec
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import (
@@ -570,13 +571,8 @@ class BuildbotClient:
 
     def test_log(self, build: Build) -> str | None:
         """The stdio of the build's ``test`` step, or None if it has none."""
-        step = build.step("test")
-        if step is None:
-            return None
-        log = next((lg for lg in step.logs if lg.slug == "stdio"), None)
-        if log is None:
-            return None
-        return self.log_text(log)
+        log = _stdio_of(build.step("test"))
+        return None if log is None else self.log_text(log)
 
     # -- one build in full ------------------------------------------------------------------
 
@@ -618,7 +614,7 @@ class BuildbotClient:
         old = self._epoch_prefix()
         self._epoch = (self._epoch or 0) + 1
         self._remember("epoch", self._epoch)
-        for kind in ("builds", "numbers", "logs"):  # the old master's data: never read again
+        for kind in ("builds", "numbers", "logs", "packs"):  # the old master's: never read
             self.cache.clear(old + kind)
 
     def _remember(self, key: str, value: Any) -> None:
@@ -680,19 +676,31 @@ class BuildbotClient:
 
     # -- the whole fleet --------------------------------------------------------------------
 
-    def fetch_fleet(self, history: int = 20, branches: Sequence[str] = ()) -> FleetData:
+    def fetch_fleet(
+        self,
+        history: int = 20,
+        branches: Sequence[str] = (),
+        *,
+        known_log: Callable[[int, str], bool] | None = None,
+    ) -> FleetData:
         """Everything the live pages need, in one call.
 
         Cold cache: builders, workers, the current newest buildid, then each builder's recent
         builds. Warm cache: builders, workers and ONE ``/builds?buildid__gt=<watermark>``;
-        complete builds already seen are read from the cache and never asked for again.
+        complete builds already seen are read from the cache (one "pack" file for the whole
+        window, not a file per build) and never asked for again.
+
+        ``known_log(buildid, identity)``: return True when you already hold what you need
+        from that complete build's test log (e.g. its parse, stored under the identity from
+        ``FleetData.log_ids``); its text is then neither fetched nor read from the cache.
+
         Per-item failures land in ``FleetData.errors``; a master that is down, or
         goes away during the fetch, raises BuildbotError.
         """
         self._down = None
         self._in_fleet = True
         try:
-            data = self._fetch_fleet(history, branches)
+            data = self._fetch_fleet(history, branches, known_log)
         finally:
             self._in_fleet = False
         if self._down:
@@ -700,7 +708,9 @@ class BuildbotClient:
             raise BuildbotError("master went away during the fetch", self.base_url, self._down)
         return data
 
-    def _fetch_fleet(self, history: int, branches: Sequence[str]) -> FleetData:
+    def _fetch_fleet(
+        self, history: int, branches: Sequence[str], known_log: Callable[[int, str], bool] | None
+    ) -> FleetData:
         history = max(1, int(history))
         started = time.time()
         builders = self.builders()
@@ -762,6 +772,15 @@ class BuildbotClient:
             newest = sorted(entries, reverse=True)[:history]  # buildid order == number order
             jobs.extend((bid, buildid, entries[buildid]) for buildid in newest)
 
+        pack_key = f"{self._epoch_prefix()}packs/{index_key.rsplit('/', 1)[-1]}"
+        pack = self._load_pack(pack_key)
+
+        def packed(item: dict[str, Any] | None, buildid: int) -> Build | None:
+            # a complete build is the same whether the master re-lists it or not
+            if item is None or item.get("complete"):
+                return pack.get(buildid)
+            return None
+
         def load(job: tuple[int, int, dict[str, Any] | None]) -> Build | BuildbotError:
             bid, buildid, item = job
             try:
@@ -777,10 +796,18 @@ class BuildbotClient:
             except BuildbotError as exc:
                 return exc
 
+        # Packed builds are taken here; only the rest go to the pool (threads for thousands
+        # of dict look-ups cost more than the look-ups).
+        results: list[Build | BuildbotError | None] = [packed(j[2], j[1]) for j in jobs]
+        rest = [i for i, r in enumerate(results) if r is None]
+        for i, result in zip(rest, self._map(load, [jobs[i] for i in rest]), strict=True):
+            results[i] = result
+
         builds: dict[int, list[Build]] = {bid: [] for bid in by_builder}
         keep: dict[int, list[int]] = {bid: [] for bid in by_builder}
         watermark_out = seen_max
-        for (bid, buildid, item), result in zip(jobs, self._map(load, jobs), strict=True):
+        for (bid, buildid, item), result in zip(jobs, results, strict=True):
+            assert result is not None
             if isinstance(result, BuildbotError):
                 errors.append(str(result))
                 complete = item is None or bool(item.get("complete"))
@@ -797,7 +824,8 @@ class BuildbotClient:
         for bid in builds:
             builds[bid].sort(key=lambda b: b.number, reverse=True)
 
-        test_logs = self._fleet_test_logs(builds, errors)
+        self._save_pack(pack_key, pack, builds)
+        test_logs, log_ids = self._fleet_test_logs(builds, errors, known_log)
         # The newest complete build at or below the watermark: the next fetch's proof.
         anchors = [
             b for bl in builds.values() for b in bl if b.complete and b.buildid <= watermark_out
@@ -821,6 +849,7 @@ class BuildbotClient:
             test_logs=test_logs,
             errors=errors,
             source="live",
+            log_ids=log_ids,
         )
 
     def _try_builds_of(
@@ -858,8 +887,62 @@ class BuildbotClient:
         )
         return int(items[0]["buildid"]) if items else 0
 
-    def _fleet_test_logs(self, builds: dict[int, list[Build]], errors: list[str]) -> dict[int, str]:
-        wanted = [b for bl in builds.values() for b in bl if needs_test_log(b)]
+    def _load_pack(self, key: str) -> dict[int, Build]:
+        """The complete builds of the last fetch's window, from one cache entry.
+
+        msgspec decodes the JSON straight into the dataclasses, type-checked: a 150-builder
+        window is ~3000 builds, and building them field by field was most of a warm fetch."""
+        raw = self.cache.get_raw(key)
+        if raw is None:
+            return {}
+        try:
+            return {b.buildid: b for b in _PACK_DECODER.decode(raw)}
+        except msgspec.MsgspecError:
+            self.cache.delete(key)
+            return {}
+
+    def _save_pack(self, key: str, pack: dict[int, Build], builds: dict[int, list[Build]]) -> None:
+        """Rewrite the pack when the window's complete builds changed (new ones, old ones
+        scrolled out). Only builds the per-build cache would keep go in: complete, steps too."""
+        window = {
+            b.buildid: b for bl in builds.values() for b in bl
+            if b.complete and all(s.complete for s in b.steps)
+        }
+        if window.keys() == pack.keys():
+            return
+        try:
+            self.cache.put_raw(key, msgspec.json.encode([window[i] for i in sorted(window)]))
+        except OSError as exc:
+            self.cache_errors.append(f"cannot write cache entry {key}: {exc.strerror or exc}")
+
+    def log_identity(self, build: Build) -> str | None:
+        """A name for a complete build's test log that no other log ever gets: its cache key
+        (master epoch, log id, cap) and the build's start time, which a master recreated at
+        the same URL (reusing ids) does not repeat. None while the build runs."""
+        if not build.complete:
+            return None
+        log = _stdio_of(build.step("test"))
+        if log is None:
+            return None
+        return f"{self._epoch_prefix()}logs/{log.logid}-{self.log_cap_bytes}@{build.started_at}"
+
+    def _fleet_test_logs(
+        self,
+        builds: dict[int, list[Build]],
+        errors: list[str],
+        known_log: Callable[[int, str], bool] | None = None,
+    ) -> tuple[dict[int, str], dict[int, str]]:
+        """(buildid -> test log text, buildid -> log identity) for the builds that need one;
+        texts the caller says it knows (``known_log``) are skipped."""
+        wanted: list[Build] = []
+        idents: dict[int, str] = {}
+        for build in (b for bl in builds.values() for b in bl if needs_test_log(b)):
+            ident = self.log_identity(build)
+            if ident is not None:
+                idents[build.buildid] = ident
+                if known_log is not None and known_log(build.buildid, ident):
+                    continue
+            wanted.append(build)
 
         def fetch(build: Build) -> str | BuildbotError | None:
             try:
@@ -873,7 +956,16 @@ class BuildbotClient:
                 errors.append(str(result))
             elif result is not None:
                 logs[build.buildid] = result
-        return logs
+        return logs, idents
+
+
+_PACK_DECODER = msgspec.json.Decoder(list[Build])
+
+
+def _stdio_of(step: Step | None) -> Log | None:
+    if step is None:
+        return None
+    return next((lg for lg in step.logs if lg.slug == "stdio"), None)
 
 
 def _wants_logs(step: Step) -> bool:

@@ -4,6 +4,10 @@ Each entry is one file written atomically (temp file in the same directory + ``o
 so readers in other processes see the old entry or the new one, never half of one. Every
 entry carries its key and a SHA-256 of its payload: a torn, truncated or hand-mangled file is
 detected on read, deleted, and reported as a miss so the caller refetches it.
+
+"Raw" entries (``get_raw``/``put_raw``) hold bytes the caller encodes itself, after a one-line
+JSON header with the same key and checksum: for big values (the client's fleet pack) that
+skips a JSON string wrapped in JSON and a decode into dicts.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ class MemoryCache:
     """The same interface kept in a dict: used when no cache directory is configured."""
 
     def __init__(self) -> None:
-        self._data: dict[str, str] = {}
+        self._data: dict[str, str | bytes] = {}
         self._lock = threading.Lock()
 
     def get(self, key: str) -> Any | None:
@@ -49,9 +53,19 @@ class MemoryCache:
         with self._lock:
             self._data[key] = raw
 
+    def get_raw(self, key: str) -> bytes | None:
+        with self._lock:
+            raw = self._data.get("raw:" + key)
+        return raw if isinstance(raw, bytes) else None
+
+    def put_raw(self, key: str, payload: bytes) -> None:
+        with self._lock:
+            self._data["raw:" + key] = bytes(payload)
+
     def delete(self, key: str) -> None:
         with self._lock:
             self._data.pop(key, None)
+            self._data.pop("raw:" + key, None)
 
     def clear(self, prefix: str) -> None:
         """Drop every entry under ``prefix/``."""
@@ -67,11 +81,11 @@ class DiskCache:
         self.root = Path(root)
         self.dropped = 0  # corrupt entries found and deleted (tests and the CLI report it)
 
-    def path_for(self, key: str) -> Path:
+    def path_for(self, key: str, suffix: str = ".json") -> Path:
         parts = [_SAFE.sub("_", p) for p in key.split("/") if p not in ("", ".", "..")]
         if not parts:
             raise ValueError(f"bad cache key: {key!r}")
-        return self.root.joinpath(*parts[:-1], parts[-1] + ".json")
+        return self.root.joinpath(*parts[:-1], parts[-1] + suffix)
 
     def get(self, key: str) -> Any | None:
         path = self.path_for(key)
@@ -102,11 +116,41 @@ class DiskCache:
         entry = {"format": FORMAT, "key": key, "sha256": _digest(payload), "data": payload}
         atomic.write_text(path, json.dumps(entry))
 
-    def delete(self, key: str) -> None:
+    def get_raw(self, key: str) -> bytes | None:
+        """The payload of a raw entry, or None (a torn or mangled one is deleted)."""
+        path = self.path_for(key, ".raw")
         try:
-            self.path_for(key).unlink()
-        except FileNotFoundError:
-            pass
+            raw = path.read_bytes()
+        except OSError:
+            return None
+        header, sep, payload = raw.partition(b"\n")
+        try:
+            entry = orjson.loads(header)
+            ok = (
+                bool(sep)
+                and entry.get("format") == FORMAT
+                and entry.get("key") == key
+                and entry.get("sha256") == hashlib.sha256(payload).hexdigest()
+            )
+        except (ValueError, TypeError, AttributeError):
+            ok = False
+        if not ok:
+            self._drop(path)
+            return None
+        return payload
+
+    def put_raw(self, key: str, payload: bytes) -> None:
+        header = json.dumps(
+            {"format": FORMAT, "key": key, "sha256": hashlib.sha256(payload).hexdigest()}
+        )
+        atomic.write_bytes(self.path_for(key, ".raw"), header.encode() + b"\n" + payload)
+
+    def delete(self, key: str) -> None:
+        for suffix in (".json", ".raw"):
+            try:
+                self.path_for(key, suffix).unlink()
+            except FileNotFoundError:
+                pass
 
     def clear(self, prefix: str) -> None:
         """Drop every entry under ``prefix/`` (readers elsewhere just see misses)."""

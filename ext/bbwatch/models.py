@@ -206,6 +206,9 @@ class FleetData:
     test_logs: dict[int, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     source: str = "live"  # "live", "cache" (master unreachable, older data) or "snapshot"
+    # buildid -> identity of a complete build's test log (``BuildbotClient.log_identity``):
+    # also for logs skipped because the caller already held their parse
+    log_ids: dict[int, str] = field(default_factory=dict)
 
     def builder(self, builderid: int) -> Builder | None:
         for builder in self.builders:

@@ -4,7 +4,9 @@ A completed build's test log never changes, so neither does its parse: a warm si
 it from here instead of running ``bbwatch.regrtest`` over the log again. Each entry is one
 file ``<root>/<version>/<buildid>.json`` holding the sha256 of the log it came from, so a log
 that differs (another master reusing buildids, another log cap) is parsed again, never served
-stale. ``VERSION`` hashes the source of the code that produces a ParsedLog: editing the parser
+stale. An entry may also carry the log's identity (``BuildbotClient.log_identity``): then
+``lookup`` finds it without the log's text, so a warm build need not even read the log.
+``VERSION`` hashes the source of the code that produces a ParsedLog: editing the parser
 invalidates every entry. Writes are atomic (temp file + ``os.replace``); an unreadable entry is
 deleted and counted in ``dropped``, and the caller parses the log again.
 """
@@ -119,41 +121,62 @@ class ParsedLogCache:
         self.misses = 0
         self.dropped = 0  # corrupt entries deleted
         self.errors: list[str] = []  # failed writes (the parse was still used)
+        # buildid -> log identity, recorded with entries written (or found) for those builds
+        self.idents: dict[int, str] = {}
 
     def path_for(self, buildid: int) -> Path:
         return self.root / f"{int(buildid)}.json"
 
-    def get(self, buildid: int, digest: str) -> ParsedLog | None:
-        """The cached parse of this build's log, if it was parsed from the same text."""
+    def _read(self, buildid: int) -> tuple[ParsedLog, str | None] | None:
+        """The entry's parse and identity; None when absent, or corrupt (then deleted)."""
         path = self.path_for(buildid)
         try:
             raw = path.read_bytes()
         except OSError:
-            self.misses += 1
             return None
         try:
             entry = orjson.loads(raw)
             parsed = from_json(entry["parsed"])
-            ok = entry["buildid"] == buildid and parsed.digest == entry["digest"]
-        except (ValueError, KeyError, TypeError):
+            ident = entry.get("ident")
+            ok = (entry["buildid"] == buildid and parsed.digest == entry["digest"]
+                  and (ident is None or isinstance(ident, str)))
+        except (ValueError, KeyError, TypeError, AttributeError):
             ok = False
         if not ok:
             self.dropped += 1
-            self.misses += 1
             try:
                 path.unlink()
             except OSError:
                 pass  # another build already replaced or removed it
             return None
-        if parsed.digest != digest:  # same buildid, other text: not ours to serve
+        return parsed, ident
+
+    def get(self, buildid: int, digest: str) -> ParsedLog | None:
+        """The cached parse of this build's log, if it was parsed from the same text."""
+        found = self._read(buildid)
+        if found is None or found[0].digest != digest:  # other text: not ours to serve
             self.misses += 1
             return None
+        parsed, ident = found
+        known = self.idents.get(int(buildid))
+        if known is not None and ident != known:  # an older entry: let lookup() find it
+            self.put(buildid, parsed)
         self.hits += 1
         return parsed
 
+    def lookup(self, buildid: int, ident: str) -> ParsedLog | None:
+        """The cached parse of the log named ``ident``, without its text."""
+        found = self._read(buildid)
+        if found is None or found[1] != ident:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return found[0]
+
     def put(self, buildid: int, parsed: ParsedLog) -> None:
         """Store atomically; a full or read-only disk only costs parsing again next time."""
-        entry = {"buildid": int(buildid), "digest": parsed.digest, "parsed": to_json(parsed)}
+        entry = {"buildid": int(buildid), "digest": parsed.digest, "parsed": to_json(parsed),
+                 "ident": self.idents.get(int(buildid))}
         try:
             if not self.root.is_dir():
                 self._drop_old_versions()

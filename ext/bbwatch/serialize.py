@@ -134,4 +134,5 @@ def fleet_from_dict(d: dict[str, Any]) -> FleetData:
         test_logs={int(k): str(v) for k, v in (d.get("test_logs") or {}).items()},
         errors=[str(e) for e in d.get("errors") or ()],
         source=str(d.get("source") or "live"),
+        log_ids={int(k): str(v) for k, v in (d.get("log_ids") or {}).items()},
     )

@@ -218,7 +218,11 @@ class SnapshotSource:
             return None
         return _cap(text, self.log_cap_bytes)
 
-    def fetch_fleet(self, history: int = 20, branches: Sequence[str] = ()) -> FleetData:
+    def fetch_fleet(
+        self, history: int = 20, branches: Sequence[str] = (), *, known_log: Any = None
+    ) -> FleetData:
+        """The recorded fleet cut to ``history``; ``known_log`` is accepted for the client's
+        signature and unused (a snapshot's logs are already on disk)."""
         wanted = {
             b.builderid for b in self.data.builders if not branches or b.branch in branches
         }

@@ -149,6 +149,9 @@ def test_client_refetches_a_corrupt_build_only(master: FakeMaster, tmp_path: Pat
     entries = sorted(tmp_path.rglob("builds/3.json"))
     assert len(entries) == 1
     entries[0].write_text(entries[0].read_text()[:100])
+    packs = sorted(tmp_path.rglob("packs/*.raw"))
+    assert len(packs) == 1
+    packs[0].write_text(packs[0].read_text()[:100])  # else the pack would serve build 3
     master.server.reset_log()
     with BuildbotClient(master.url, cache_dir=tmp_path) as c:
         second = c.fetch_fleet()
@@ -157,6 +160,36 @@ def test_client_refetches_a_corrupt_build_only(master: FakeMaster, tmp_path: Pat
         assert c.requests_made == 3 + 4
     assert "/api/v2/builds/3" in {r.path for r in master.server.requests}
     assert second.builds == first.builds
+
+
+def test_warm_fetch_reads_the_pack_not_a_file_per_build(
+    master: FakeMaster, tmp_path: Path
+) -> None:
+    with BuildbotClient(master.url, cache_dir=tmp_path) as c:
+        first = c.fetch_fleet()
+    for entry in tmp_path.rglob("builds/*.json"):
+        entry.unlink()  # the pack alone must serve the window
+    with BuildbotClient(master.url, cache_dir=tmp_path) as c:
+        second = c.fetch_fleet()
+        assert c.requests_made == 3
+    assert second.builds == first.builds
+
+
+def test_a_corrupt_pack_falls_back_to_the_build_files(
+    master: FakeMaster, tmp_path: Path
+) -> None:
+    with BuildbotClient(master.url, cache_dir=tmp_path) as c:
+        first = c.fetch_fleet()
+    (pack,) = tmp_path.rglob("packs/*.raw")
+    pack.write_bytes(pack.read_bytes()[:-50])
+    with BuildbotClient(master.url, cache_dir=tmp_path) as c:
+        second = c.fetch_fleet()
+        assert c.requests_made == 3  # nothing refetched: the per-build entries are intact
+        assert c.cache.dropped == 1
+    assert second.builds == first.builds
+    with BuildbotClient(master.url, cache_dir=tmp_path) as c:  # and the pack is rewritten
+        key = str(pack.relative_to(c.cache.root))[: -len(".raw")]
+        assert len(json.loads(c.cache.get_raw(key) or b"[]")) == 6
 
 
 def test_unwritable_cache_still_serves(master: FakeMaster, tmp_path: Path) -> None:

@@ -170,3 +170,32 @@ def test_a_new_parser_version_drops_the_old_versions_entries(
     analysis.analyse(make_fleet(), now=NOW, parsed_cache=ParsedLogCache(tmp_path))
     assert not old.exists()
     assert [p.name for p in tmp_path.iterdir()] == ["0" * 16]
+
+
+def test_lookup_by_identity_needs_no_text_and_never_crosses_identities(tmp_path: Path) -> None:
+    parsed = analysis.parse_log(FULL, True)
+    cache = ParsedLogCache(tmp_path)
+    cache.idents = {7: "logs/70-8388608@1000"}
+    cache.put(7, parsed)
+    assert cache.lookup(7, "logs/70-8388608@1000") == parsed
+    # a recreated master (other start time), another cap, another build: not ours
+    assert cache.lookup(7, "logs/70-8388608@2000") is None
+    assert cache.lookup(7, "logs/70-1024@1000") is None
+    assert cache.lookup(8, "logs/70-8388608@1000") is None
+    # an entry stored without identity is found by digest, and then upgraded for lookup
+    plain = ParsedLogCache(tmp_path / "plain")
+    plain.put(7, parsed)
+    assert plain.lookup(7, "logs/70-8388608@1000") is None
+    plain.idents = {7: "logs/70-8388608@1000"}
+    assert plain.get(7, parsed.digest) == parsed
+    assert ParsedLogCache(tmp_path / "plain").lookup(7, "logs/70-8388608@1000") == parsed
+
+
+def test_an_identity_of_the_wrong_type_drops_the_entry(tmp_path: Path) -> None:
+    cache = ParsedLogCache(tmp_path)
+    cache.put(7, analysis.parse_log(FULL, True))
+    path = cache.path_for(7)
+    entry = json.loads(path.read_text())
+    entry["ident"] = ["not", "a", "string"]
+    path.write_text(json.dumps(entry))
+    assert cache.lookup(7, "x") is None and cache.dropped == 1 and not path.exists()
