@@ -321,13 +321,24 @@ def _source(app: Sphinx, cfg: BBWatchConfig) -> str:
 
 
 def _fetch(
-    app: Sphinx, cfg: BBWatchConfig
+    app: Sphinx, cfg: BBWatchConfig, parsed_cache: ParsedLogCache
 ) -> tuple[FleetData | None, str | None, dict[int, ParsedLog]]:
-    """(fleet, why it is not live or None, parsed logs standing in for the fleet's raw ones)."""
+    """(fleet, why it is not live or None, parsed logs standing in for the fleet's raw ones).
+
+    A completed build's test log whose parse is cached is not even read: the parse stands in.
+    """
     from bbwatch.buildbot import BuildbotError, open_client
 
     cache_dir = cfg.resolved_cache_dir(app)
     source = _source(app, cfg)
+    known: dict[int, ParsedLog] = {}
+
+    def known_log(buildid: int, ident: str) -> bool:
+        hit = parsed_cache.lookup(buildid, ident)
+        if hit is not None:
+            known[buildid] = hit
+        return hit is not None
+
     try:
         if source.startswith("snapshot:"):
             client = open_client(source)
@@ -335,16 +346,17 @@ def _fetch(
             client = open_client(source, cache_dir=cache_dir, timeout=cfg.timeout, retries=1)
         try:
             with _quiet_retries():
-                fleet = client.fetch_fleet(history=cfg.history, branches=cfg.branches)
+                fleet = client.fetch_fleet(history=cfg.history, branches=cfg.branches,
+                                           known_log=known_log)
         finally:
             close = getattr(client, "close", None)
             if close is not None:
                 close()
     except (BuildbotError, ValueError, OSError) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        last, parsed = _load_last(_last_path(cache_dir, source), _parsed_cache(app, cfg))
+        last, parsed = _load_last(_last_path(cache_dir, source), parsed_cache)
         return last, reason, parsed
-    return fleet, None, {}
+    return fleet, None, known
 
 
 def _parsed_cache(app: Sphinx, cfg: BBWatchConfig) -> ParsedLogCache:
@@ -396,13 +408,14 @@ def _builder_inited(app: Sphinx) -> None:
         app.bbwatch_analysis = None
         return
     started = time.monotonic()
-    fleet, reason, preparsed = _fetch(app, cfg)
+    parsed_cache = _parsed_cache(app, cfg)
+    fleet, reason, preparsed = _fetch(app, cfg, parsed_cache)
     if reason is None and fleet is not None and fleet.source == "cache":
         reason = "; ".join(fleet.errors[:1]) or "the master could not be reached"
     analysis = None
     if fleet is not None:
         tracker, note = _tracker(app, cfg)
-        parsed_cache = _parsed_cache(app, cfg)
+        parsed_cache.idents = dict(fleet.log_ids)  # new parses are stored under them
         with _quiet_retries():  # the tracker is a network edge too
             analysis = analyse(fleet, registry=_registry(app), tracker=tracker,
                                parsed_cache=parsed_cache, preparsed=preparsed)
