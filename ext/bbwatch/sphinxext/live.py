@@ -381,20 +381,16 @@ def _registry(app: Sphinx):
 
 
 def _tracker(app: Sphinx, cfg: BBWatchConfig) -> tuple[Any, str | None]:
-    """``bbwatch_tracker = {"file": "issues.json"}`` or ``{"github": "owner/repo"}``."""
-    if not cfg.tracker:
-        return None, None
-    from bbwatch.tracker import FileTracker, GitHubTracker, TrackerError
+    """``bbwatch_tracker`` (environment applied): ``{"file": PATH}`` or ``{"github": "o/r",
+    "api_url"?, "web_url"?}``; None when it names no search source."""
+    from bbwatch.tracker import TrackerError, tracker_from_config
 
     try:
-        if "file" in cfg.tracker:
-            return FileTracker(Path(app.confdir, str(cfg.tracker["file"]))), None
-        if "github" in cfg.tracker:
-            cache = cfg.resolved_cache_dir(app) / "tracker"
-            return GitHubTracker(str(cfg.tracker["github"]), cache_dir=cache), None
+        return tracker_from_config(cfg.tracker, confdir=Path(app.confdir),
+                                   cache_dir=cfg.resolved_cache_dir(app),
+                                   timeout=cfg.timeout), None
     except TrackerError as exc:
         return None, f"issue tracker not checked: {exc}"
-    return None, "bbwatch_tracker needs a 'file' or 'github' key; tracker not checked"
 
 
 def _builder_inited(app: Sphinx) -> None:
