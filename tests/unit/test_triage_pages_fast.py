@@ -18,6 +18,8 @@ from bbwatch.sphinxext import checklists
 from bbwatch.sphinxext.shared_highlight import SharedFormatters
 from bbwatch.sphinxext.shared_toctree import SharedToctree
 from docutils import nodes
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 
 # -- parsing: one settings object for every body ------------------------------------------------
@@ -219,3 +221,121 @@ def test_triage_pages_carry_the_site_navigation(both_builds):
     assert {"../../../guide/index.html", "../../../guide/nested.html", "../../../about.html",
             "../../../guide/first.html"} <= set(links)
     assert "current" not in nav  # no entry is this page or one of its ancestors
+
+
+# -- substitute / neutralise: one walk == the three-walk originals -------------------------------
+def _reference_substitute(root: nodes.Element, values: dict[str, str] | None) -> None:
+    """The straightforward version (three findall walks), kept verbatim as the oracle."""
+    from bbwatch.checklist import PLACEHOLDERS
+    from bbwatch.mdescape import url_target
+
+    c = checklists
+    for ref in list(root.findall(nodes.reference)):
+        found = c._SENTINEL_URL.match(ref.get("refuri", ""))
+        if not found:
+            continue
+        if values is None:
+            ref.replace_self(ref.children)
+            continue
+        ref["refuri"] = url_target(values.get(found.group(1), ""))
+        if len(ref["refuri"]) > 300:
+            ref["classes"].append("bbwatch-long-url")
+    for block in list(root.findall(nodes.literal_block)):
+        text = block.astext()
+        new_text = c._NAME.sub(lambda m: c._value(values, m, block=True), text)
+        if new_text != text:
+            new = nodes.literal_block(new_text, new_text, **block.attributes)
+            new["language"] = block.get("language") or "text"
+            block.replace_self(new)
+    for text_node in list(root.findall(nodes.Text)):
+        parent = text_node.parent
+        if parent is None or isinstance(parent, nodes.literal_block | nodes.raw):
+            continue
+        text = str(text_node)
+        if not c._NAME.search(text):
+            continue
+        pieces: list[nodes.Node] = []
+        last = 0
+        for match in c._NAME.finditer(text):
+            name = match[1] or match[2]
+            if name not in PLACEHOLDERS:
+                continue
+            pieces.append(nodes.Text(text[last:match.start()]))
+            if values is None and not isinstance(parent, nodes.literal):
+                pieces.append(nodes.inline(name, c._label(name), classes=["bbwatch-blank"]))
+            else:
+                pieces.append(nodes.Text(c._value(values, match)))
+            last = match.end()
+        pieces.append(nodes.Text(text[last:]))
+        index = parent.index(text_node)
+        parent.remove(text_node)
+        for offset, piece in enumerate(p for p in pieces if not isinstance(p, nodes.Text) or p):
+            parent.insert(index + offset, piece)
+
+
+def _reference_neutralise(root: nodes.Element) -> None:
+    from bbwatch.mdescape import visible
+
+    for block in list(root.findall(nodes.literal_block)):
+        text = block.astext()
+        if visible(text) != text:
+            new = nodes.literal_block(visible(text), visible(text), **block.attributes)
+            block.replace_self(new)
+    for text_node in list(root.findall(nodes.Text)):
+        if text_node.parent is not None and visible(str(text_node)) != str(text_node):
+            text_node.parent.replace(text_node, nodes.Text(visible(str(text_node))))
+    for node in root.findall(nodes.Element):
+        for key in ("label", "step"):
+            if isinstance(node.get(key), str):
+                node[key] = visible(node[key])
+
+
+def _both(text: str, values: dict[str, str] | None) -> tuple[str, str]:
+    out = []
+    for sub, neu in ((_reference_substitute, _reference_neutralise),
+                     (checklists.substitute, checklists.neutralise)):
+        box = nodes.container()
+        box.extend(checklists.parse_myst(text))
+        box += checklists.checklist_checkbox(step="s\x1b1", label="L\u202e{builder}")
+        sub(box, values)
+        neu(box)
+        out.append(box.pformat())
+    return out[0], out[1]
+
+
+def _sample_values() -> list[dict[str, str]]:
+    from bbwatch.triage import TrackerLinks, fill
+
+    from tests.triage_samples import control_context, hostile_context, infra_context
+
+    found = []
+    for ctx in (hostile_context(), control_context(), infra_context()):
+        triage = fill(ctx, load_checklists(), TrackerLinks())
+        found += [f.values for f in triage.failures] or [triage.values]
+    return found
+
+
+@pytest.mark.parametrize("values", [None, *_sample_values()], ids=lambda v: "generic"
+                         if v is None else v.get("builder", "?")[:20])
+def test_one_walk_substitute_and_neutralise_match_the_originals(values):
+    for text in _bodies():
+        reference, fast = _both(text, values)
+        assert fast == reference, text
+
+
+PIECES = ["{builder}", "{test_id}", "{build_url}", "%7Bbuilder%7D", "{nope}", "\x1b[31m", "\x00",
+          "\u202e", "\u2066", "`", "*", "[", "](", "<", ">", "&", "\n", "\n\n", "```\n", "- ", "x",
+          " ", "{", "}", "https://e.org/{test_file}?q=1", ":::{note}\n", "[t]({log_url})"]
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(body=st.lists(st.sampled_from(PIECES), max_size=14).map("".join),
+       value=st.lists(st.sampled_from(PIECES), max_size=6).map("".join),
+       generic=st.booleans())
+def test_one_walk_matches_on_generated_bodies_and_values(body, value, generic):
+    from bbwatch.checklist import PLACEHOLDERS
+
+    values = None if generic else {name: f"{name}:{value}" for name in PLACEHOLDERS}
+    reference, fast = _both(body, values)
+    assert fast == reference

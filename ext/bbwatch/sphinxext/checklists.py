@@ -159,7 +159,9 @@ def parse_myst(text: str) -> list[nodes.Node]:
 def substitute(root: nodes.Element, values: Mapping[str, str] | None) -> None:
     """Put values in place of ``{placeholders}`` in a parsed tree, as text nodes and encoded
     link targets; with ``values=None`` draw blanks to fill in by hand (the generic checklist)."""
-    for ref in list(root.findall(nodes.reference)):
+    # One walk, then links, blocks and text in turn (each step only touches its own nodes).
+    refs, blocks, texts = _split(root)
+    for ref in refs:
         found = _SENTINEL_URL.match(ref.get("refuri", ""))
         if not found:
             continue
@@ -169,14 +171,16 @@ def substitute(root: nodes.Element, values: Mapping[str, str] | None) -> None:
         ref["refuri"] = url_target(values.get(found.group(1), ""))
         if len(ref["refuri"]) > 300:
             ref["classes"].append("bbwatch-long-url")  # print a note, not 8 kB of URL
-    for block in list(root.findall(nodes.literal_block)):
+    for block in blocks:
         text = block.astext()
+        if not _NAME.search(text):
+            continue
         new_text = _NAME.sub(lambda m: _value(values, m, block=True), text)
         if new_text != text:
             new = nodes.literal_block(new_text, new_text, **block.attributes)
             new["language"] = block.get("language") or "text"  # never guess a lexer for logs
             block.replace_self(new)
-    for text_node in list(root.findall(nodes.Text)):
+    for text_node in texts:
         parent = text_node.parent
         if parent is None or isinstance(parent, nodes.literal_block | nodes.raw):
             continue
@@ -200,6 +204,23 @@ def substitute(root: nodes.Element, values: Mapping[str, str] | None) -> None:
         parent.remove(text_node)
         for offset, piece in enumerate(p for p in pieces if not isinstance(p, nodes.Text) or p):
             parent.insert(index + offset, piece)
+
+
+def _split(
+    root: nodes.Element,
+) -> tuple[list[nodes.reference], list[nodes.literal_block], list[nodes.Text]]:
+    """References, literal blocks and text nodes of a tree, in document order, in one walk."""
+    refs: list[nodes.reference] = []
+    blocks: list[nodes.literal_block] = []
+    texts: list[nodes.Text] = []
+    for node in root.findall():
+        if isinstance(node, nodes.Text):
+            texts.append(node)
+        elif isinstance(node, nodes.reference):
+            refs.append(node)
+        elif isinstance(node, nodes.literal_block):
+            blocks.append(node)
+    return refs, blocks, texts
 
 
 def _label(name: str) -> str:
@@ -350,18 +371,39 @@ def filled_checklist_node(
 
 def neutralise(root: nodes.Element) -> None:
     """Control and bidi characters from the network shown as symbols, never obeyed."""
-    for block in list(root.findall(nodes.literal_block)):
+    # One walk; blocks first, then text outside the blocks replaced, then attributes.
+    blocks: list[nodes.literal_block] = []
+    texts: list[nodes.Text] = []
+    elements: list[nodes.Element] = []
+    for node in root.findall():
+        if isinstance(node, nodes.Text):
+            texts.append(node)
+        else:
+            elements.append(node)
+            if isinstance(node, nodes.literal_block):
+                blocks.append(node)
+    replaced: set[int] = set()
+    for block in blocks:
         text = block.astext()
         if visible(text) != text:
             new = nodes.literal_block(visible(text), visible(text), **block.attributes)
             block.replace_self(new)
-    for text_node in list(root.findall(nodes.Text)):
-        if text_node.parent is not None and visible(str(text_node)) != str(text_node):
-            text_node.parent.replace(text_node, nodes.Text(visible(str(text_node))))
-    for node in root.findall(nodes.Element):
+            replaced.add(id(block))
+            elements.append(new)
+    for text_node in texts:
+        parent = text_node.parent
+        if parent is None or id(parent) in replaced:
+            continue
+        text = str(text_node)
+        shown = visible(text)
+        if shown != text:
+            parent.replace(text_node, nodes.Text(shown))
+    for node in elements:
+        attributes = node.attributes
         for key in ("label", "step"):
-            if isinstance(node.get(key), str):
-                node[key] = visible(node[key])
+            value = attributes.get(key)
+            if isinstance(value, str) and id(node) not in replaced:
+                attributes[key] = visible(value)
 
 
 def triage_tree(triage: Triage, checklists: Mapping[str, Checklist]) -> nodes.container:
