@@ -20,6 +20,8 @@ from bbwatch.registry import load_registry
 from bbwatch.snapshot import load_snapshot
 from bbwatch.sphinxext import live_render as render
 from docutils import nodes
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import REPO
 from tests.unit.test_analysis import COMPILE, FAIL, NOW, OK, WARN, FleetMaker
@@ -138,6 +140,81 @@ def test_golden_files_cover_the_interesting_parts() -> None:
     assert "Flaky evidence" in synthetic and "same revision" in synthetic
     assert "\u2400" in synthetic and "<U+202E>" in synthetic and "\x1b" not in synthetic
     assert Result.FAILURE.word in synthetic
+
+
+# --- cleaning: the fast paths against the straightforward code they replaced ---------------
+
+# printable text, the characters clean() rewrites, and whole escape sequences
+_HOSTILE = st.text(max_size=8) | st.lists(st.sampled_from(
+    ["a", "Z", " ", "é", "\u00a0", "\u200b", "\t", "\n", "\r", "\x00", "\x07", "\x1b", "\x7f",
+     "\u202e", "\u2066", "[", "m", "]", "\\", "\x1b[31m", "\x1b]8;;http://x\x07", "\r\n"]),
+    max_size=12).map("".join)
+
+
+def _clean_slowly(text: str) -> str:
+    return render._ANSI.sub("", text).replace("\r\n", "\n").translate(render._VISIBLE)
+
+
+def _clean_tree_slowly(tree: list[nodes.Node]) -> None:
+    """clean_tree as it was: three findall passes."""
+    for top in tree:
+        for text in list(top.findall(nodes.Text)):
+            cleaned = render.clean(str(text))
+            if cleaned != str(text):
+                text.parent.replace(text, nodes.Text(cleaned))
+        for ref in top.findall(nodes.reference):
+            if "refuri" in ref:
+                ref["refuri"] = render.clean(ref["refuri"])
+        for block in top.findall(nodes.literal_block):
+            block.rawsource = render.clean(block.rawsource)
+
+
+@given(_HOSTILE)
+def test_clean_printable_shortcut_changes_nothing(text: str) -> None:
+    assert render.clean(text) == _clean_slowly(text)
+
+
+def _leaf() -> st.SearchStrategy[nodes.Node]:
+    return st.one_of(
+        _HOSTILE.filter(bool).map(nodes.Text),
+        _HOSTILE.map(lambda t: nodes.literal_block(t, t)),
+        st.tuples(_HOSTILE, _HOSTILE).map(lambda p: nodes.reference(p[0], p[0], refuri=p[1])),
+    )
+
+
+def _element(children: list[nodes.Node], kind: int) -> nodes.Element:
+    cls = (nodes.paragraph, nodes.inline, nodes.reference, nodes.container)[kind]
+    node = cls()
+    if cls is nodes.reference and kind % 2 == 0:
+        node["refuri"] = "https://x/\x1b[0m"
+    for child in children:
+        node += child
+    return node
+
+
+_TREES = st.lists(st.recursive(
+    _leaf(),
+    lambda inner: st.builds(_element, st.lists(inner, max_size=4), st.integers(0, 3)),
+    max_leaves=20,
+).filter(lambda n: isinstance(n, nodes.Element)), max_size=3)
+
+
+def _state(tree: list[nodes.Node]) -> str:
+    holder = nodes.container()
+    holder.children = tree  # no re-parenting: the trees are compared as they are
+    return holder.pformat() + repr([(n.rawsource, n.get("refuri")) for n in
+                                    holder.findall(nodes.Element)])
+
+
+@settings(max_examples=100, deadline=None)
+@given(_TREES)
+def test_one_walk_clean_tree_matches_three_passes(tree: list[nodes.Node]) -> None:
+    expected = [node.deepcopy() for node in tree]
+    _clean_tree_slowly(expected)
+    render.clean_tree(tree)
+    assert _state(tree) == _state(expected)
+    for top in tree:
+        _check_links(top)
 
 
 def main(argv: list[str]) -> None:
