@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -713,14 +714,24 @@ class BuildbotClient:
     ) -> FleetData:
         history = max(1, int(history))
         started = time.time()
-        builders = self.builders()
-        workers = self.workers()
-        wanted = [b for b in builders if not branches or b.branch in branches]
-        wanted_ids = {b.builderid for b in wanted}
         index_key = "fleet-index/" + hashlib.sha256(
             json.dumps(sorted(branches)).encode()
         ).hexdigest()[:12]
         index = _load_index(self.cache.get(index_key), history)
+        watermark = index["watermark"]
+        anchor = index["anchor"]
+        # Ask from a build we already hold (the anchor), so its answer proves this is still
+        # the master we cached: a recreated one reuses buildids for other builds.
+        since = None
+        if index["lists"] and watermark is not None:
+            since = min(watermark, anchor["buildid"] - 1) if anchor else watermark
+        # The warm fetch's three questions do not depend on each other: one round trip, not 3
+        calls: list[Callable[[], Any]] = [self.builders, self.workers]
+        if since is not None:
+            calls.append(functools.partial(self._builds_since, since))
+        builders, workers, *since_items = self._map(lambda call: call(), calls)
+        wanted = [b for b in builders if not branches or b.branch in branches]
+        wanted_ids = {b.builderid for b in wanted}
         errors: list[str] = []
 
         lists: dict[int, list[int]] = {
@@ -728,13 +739,8 @@ class BuildbotClient:
         }
         new_items: list[dict[str, Any]] = []
         cold = [b.builderid for b in wanted if b.builderid not in lists]
-        watermark = index["watermark"]
-        anchor = index["anchor"]
         if lists and watermark is not None:
-            # Ask from a build we already hold (the anchor), so its answer proves this is
-            # still the master we cached: a recreated one reuses buildids for other builds.
-            since = min(watermark, anchor["buildid"] - 1) if anchor else watermark
-            new_items = self._builds_since(since)
+            new_items = since_items[0]
             if anchor and not _same_master(anchor, new_items):
                 self._new_epoch()
                 lists, new_items = {}, []
