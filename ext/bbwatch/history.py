@@ -368,3 +368,128 @@ def flakiness(
                 continue
             evidence.append(FlakeEvidence("same-revision", builderid, build, detail))
     return evidence, stats
+
+
+class HistoryIndex:
+    """The fleet's test history indexed once, so :meth:`flakiness` per test file is cheap.
+
+    ``HistoryIndex(history, tests).flakiness(t)`` equals ``flakiness(history, tests, t)`` (same
+    evidence in the same order, same stats): the straightforward function walks every build of
+    every builder per test file; the index keeps, per builder, the builds that give a verdict
+    (with their revision computed once), and per test file the builders where it failed or was
+    flaky. A test file's flakiness then walks only those builders; on every other one it only
+    passed (``runs`` passes, no flips), and whether such a builder's logs show the test running
+    is asked only when an isolated failure's revision passed there.
+
+    Build it from the same ``history`` and ``tests`` it answers for, and drop it with them:
+    it holds no state derived from anything else.
+    """
+
+    def __init__(self, history: Mapping[int, Sequence[Build]], tests: Mapping[int, BuildTests]):
+        # builderid -> (build, revision, its BuildTests) of builds giving a verdict, oldest first
+        self._runs: dict[int, list[tuple[Build, str | None, BuildTests]]] = {}
+        self._pos: dict[int, int] = {}  # builderid -> its position among builders with runs
+        self._passing: dict[int, FlipStats] = {}  # stats of a builder where the test only passed
+        self._bad: dict[str, dict[int, None]] = {}  # test file -> builders where it failed/flaked
+        # Every run with a revision is a cell of every test file, so the order in which the
+        # reference's ``by_revision`` meets revisions is the same for all test files.
+        self._rev_pos: dict[str, int] = {}
+        self._rev_builders: dict[str, dict[int, None]] = {}  # revision -> builders that ran it
+        for builderid, builds in history.items():
+            runs: list[tuple[Build, str | None, BuildTests]] = []
+            for build in reversed(_completed(builds)):
+                bt = tests.get(build.buildid)
+                if bt is None or not bt.ran:
+                    continue
+                revision = build.revision
+                runs.append((build, revision, bt))
+                for test_file in bt.failed:
+                    self._bad.setdefault(test_file, {})[builderid] = None
+                for test_file in bt.flaky:
+                    self._bad.setdefault(test_file, {})[builderid] = None
+                if revision:
+                    self._rev_pos.setdefault(revision, len(self._rev_pos))
+                    self._rev_builders.setdefault(revision, {})[builderid] = None
+            if runs:
+                self._pos[builderid] = len(self._pos)
+                self._runs[builderid] = runs
+                self._passing[builderid] = FlipStats(builderid, len(runs), 0, 0)
+
+    def flakiness(self, test_file: str) -> tuple[list[FlakeEvidence], list[FlipStats]]:
+        """:func:`flakiness` of ``test_file`` over the indexed history (same result)."""
+        bad = self._bad.get(test_file, {})
+        # builderid -> whether its logs show the test running; asked only of builders that
+        # passed where an isolated failure failed (indexing every log's ``seen`` costs more)
+        runs_it: dict[int, bool] = {}
+        evidence: list[FlakeEvidence] = []
+        stats = [self._passing[bid] if bid not in bad else None for bid in self._runs]
+        # per builder where the test did not always pass: revisions with a non-failing verdict
+        not_failing: dict[int, set[str]] = {}
+        # failed cells that may be same-revision evidence: (sort key, builderid, build,
+        # revision, isolated: a pass right before and right after on its builder)
+        failed: list[tuple[tuple[int, int, int], int, Build, str, bool]] = []
+        for builderid in bad:
+            runs = self._runs[builderid]
+            seq = [
+                (build, "fail" if test_file in bt.failed
+                 else "flaky" if test_file in bt.flaky else "pass")
+                for build, _rev, bt in runs
+            ]
+            revs = not_failing[builderid] = set()
+            last = len(seq) - 1
+            for i, (build, status) in enumerate(seq):
+                revision = runs[i][1]
+                if status == "flaky":
+                    evidence.append(
+                        FlakeEvidence("rerun", builderid, build, "failed, then passed on re-run")
+                    )
+                if not revision:
+                    continue
+                if status != "fail":
+                    revs.add(revision)
+                    continue
+                isolated = 0 < i < last and seq[i - 1][1] != "fail" and seq[i + 1][1] != "fail"
+                key = (self._rev_pos[revision], self._pos[builderid], i)
+                failed.append((key, builderid, build, revision, isolated))
+            flip = _flip_stats(builderid, seq)
+            stats[self._pos[builderid]] = flip
+            if flip.flips >= MIN_FLIPS:
+                last_bad = next(b for b, s in reversed(seq) if s != "pass")
+                evidence.append(
+                    FlakeEvidence(
+                        "flips", builderid, last_bad, f"{flip.flips} flips in {flip.runs} runs"
+                    )
+                )
+        failed.sort(key=lambda cell: cell[0])  # the reference's revision-then-cell order
+        for _key, builderid, build, revision, isolated in failed:
+            if revision in not_failing[builderid]:
+                detail = f"failed and passed on {revision[:12]} on the same builder"
+            elif isolated and self._passed_elsewhere(
+                test_file, revision, builderid, runs_it, not_failing
+            ):
+                detail = f"failed on {revision[:12]}, which passed on another builder"
+            else:
+                continue
+            evidence.append(FlakeEvidence("same-revision", builderid, build, detail))
+        return evidence, [s for s in stats if s is not None]
+
+    def _passed_elsewhere(
+        self,
+        test_file: str,
+        revision: str,
+        builderid: int,
+        runs_it: dict[int, bool],
+        not_failing: dict[int, set[str]],
+    ) -> bool:
+        """A builder other than ``builderid``, known to run the test, passed on ``revision``."""
+        for other in self._rev_builders[revision]:
+            if other == builderid:
+                continue
+            # a builder where the test never failed passed on every revision it ran
+            if other in not_failing and revision not in not_failing[other]:
+                continue
+            if other not in runs_it:
+                runs_it[other] = any(test_file in bt.seen for _b, _r, bt in self._runs[other])
+            if runs_it[other]:
+                return True
+        return False
