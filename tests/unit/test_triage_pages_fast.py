@@ -37,6 +37,9 @@ EDGE_BODIES = [
     "Term\n: definition with `{test_id}`\n\n- [ ] a task\n- [x] done\n",
     "# Heading\n\n[^1]: a footnote\n\nText[^1] and <https://example.org/x>.\n",
     "```{raw} html\n<b>no</b>\n```\n\n```{include} /etc/passwd\n```\n",
+    "```{eval-rst}\n.. note:: reStructuredText for {builder}\n\n   *inside* `x <{build_url}>`_\n"
+    "```\n",
+    "Before\n\n```{eval-rst}\n.. _target:\n\nA paragraph.\n```\n\nAfter [link](#target).\n",
 ]
 
 
@@ -51,6 +54,15 @@ def test_shared_settings_parse_like_publish_doctree(text):
     prepared = checklists.prepare(text)
     fast = checklists._parse_myst_cached.__wrapped__(prepared)
     assert fast.pformat() == _straightforward_parse(prepared).pformat()
+
+
+def test_myst_default_document_is_restored_after_parsing():
+    from myst_parser.mdit_to_docutils import base
+
+    before = base.make_document
+    checklists._parse_myst_cached.__wrapped__("Some {builder} text.")
+    assert base.make_document is before
+    assert base.make_document().settings.report_level == 2  # MyST's own default, unchanged
 
 
 def test_parse_myst_gives_fresh_copies():
