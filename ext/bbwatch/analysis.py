@@ -811,13 +811,16 @@ def _sort_problems(problems: list[Problem]) -> list[Problem]:
 def _flakiness_memo(fleet: FleetData, tests: dict[int, BuildTests]) -> Callable[
     [str], tuple[list[FlakeEvidence], list[FlipStats]]
 ]:
-    """``history.flakiness`` once per test file: problems and flaky rows share it, and each
-    call walks the whole fleet's history."""
+    """``history.flakiness`` once per test file, shared by problems and flaky rows, answered by
+    a ``history.HistoryIndex`` of this fleet and these tests (built on first use, same result)."""
     memo: dict[str, tuple[list[FlakeEvidence], list[FlipStats]]] = {}
+    index: list[history.HistoryIndex] = []
 
     def flakiness(test_file: str) -> tuple[list[FlakeEvidence], list[FlipStats]]:
         if test_file not in memo:
-            memo[test_file] = history.flakiness(fleet.builds, tests, test_file)
+            if not index:
+                index.append(history.HistoryIndex(fleet.builds, tests))
+            memo[test_file] = index[0].flakiness(test_file)
         return memo[test_file]
 
     return flakiness
