@@ -206,17 +206,30 @@ def _build(rootdir: Path, out: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def both_builds(rootdir, tmp_path_factory):
-    fast = _build(rootdir, tmp_path_factory.mktemp("fast"))
+    from sphinx.builders.html import StandaloneHTMLBuilder
+
+    rendered: list[str] = []
+    render = StandaloneHTMLBuilder._get_local_toctree
+
+    def counting(self: Any, docname: str, **kwargs: Any) -> str:
+        rendered.append(docname)
+        return render(self, docname, **kwargs)
+
     with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(StandaloneHTMLBuilder, "_get_local_toctree", counting)
+        fast = _build(rootdir, tmp_path_factory.mktemp("fast"))
+    fast_rendered, rendered[:] = list(rendered), []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(StandaloneHTMLBuilder, "_get_local_toctree", counting)
         patch.setattr(checklists, "SharedToctree", _NoSharing)
         patch.setattr(checklists, "SharedFormatters", _FreshFormatters)
         patch.setattr(checklists, "_parse_myst_cached", _straightforward_parse)
         slow = _build(rootdir, tmp_path_factory.mktemp("slow"))
-    return fast, slow
+    return fast, slow, fast_rendered, list(rendered)
 
 
 def test_fast_pages_are_byte_identical_to_straightforward_ones(both_builds):
-    fast, slow = both_builds
+    fast, slow, _, _ = both_builds
     triage = sorted(name for name in fast if name.startswith("triage/"))
     assert len(triage) == 4
     assert sorted(fast) == sorted(slow)
@@ -225,7 +238,7 @@ def test_fast_pages_are_byte_identical_to_straightforward_ones(both_builds):
 
 
 def test_triage_pages_carry_the_site_navigation(both_builds):
-    fast, _ = both_builds
+    fast, _, _, _ = both_builds
     page = fast["triage/x86-64-twin-3-x/7/test_evil.html"]
     start = page.index('class="sidebar-tree"')
     nav = page[start:page.index("</div>", start)]
@@ -233,6 +246,15 @@ def test_triage_pages_carry_the_site_navigation(both_builds):
     assert {"../../../guide/index.html", "../../../guide/nested.html", "../../../about.html",
             "../../../guide/first.html"} <= set(links)
     assert "current" not in nav  # no entry is this page or one of its ancestors
+
+
+def test_the_navigation_of_triage_pages_is_rendered_once(both_builds):
+    _, _, fast_rendered, slow_rendered = both_builds
+    fast = [d for d in fast_rendered if d.startswith("triage/")]
+    slow = [d for d in slow_rendered if d.startswith("triage/")]
+    assert len(slow) == 4 and len(fast) == 1  # furo asks once per page, with the same arguments
+    assert [d for d in fast_rendered if not d.startswith("triage/")] == [
+        d for d in slow_rendered if not d.startswith("triage/")]  # documents: untouched
 
 
 # -- substitute / neutralise: one walk == the three-walk originals -------------------------------
