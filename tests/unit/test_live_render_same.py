@@ -4,8 +4,9 @@
 fast (``python -m tests.unit.test_live_render_same`` rewrites them; only do that for an intended
 change of the pages). Each holds every live block rendered as ``live._render`` does (all
 directive options that change the rows), cleaned, as the docutils pseudo-XML plus every
-element's rawsource (the HTML writer highlights a literal block from its rawsource): the same
-doctree gives the same HTML and the same search index.
+element's rawsource (the HTML writer highlights a literal block from its rawsource) and the
+exact value of any text the pseudo-XML shows inexactly: the same doctree gives the same HTML
+and the same search index.
 """
 
 from __future__ import annotations
@@ -116,7 +117,11 @@ def dump(picture: analysis.Analysis) -> str:
         tree = nodes.container("", *block)
         raws = [f"{node.tagname}: {node.rawsource!r}" for node in tree.findall(nodes.Element)
                 if node.rawsource]
-        parts.append(f"=== {label}\n{tree.pformat(' ')}--- rawsource\n" + "\n".join(raws) + "\n")
+        # pformat shows a text by its astext() lines: list the texts that does not show exactly
+        lossy = [repr(str(t)) for t in tree.findall(nodes.Text)
+                 if "\n".join(t.astext().splitlines()) != str(t)]
+        parts.append(f"=== {label}\n{tree.pformat(' ')}--- rawsource\n" + "\n".join(raws)
+                     + "\n--- texts not shown exactly above\n" + "\n".join(lossy) + "\n")
     return "".join(parts)
 
 
