@@ -5,6 +5,12 @@ Checkboxes are a custom node whose HTML visitor writes fixed markup and escaped 
 values only; step bodies are MyST, parsed into docutils nodes, and per-failure values are
 substituted into those nodes afterwards (never into the markup), so every network-derived
 string reaches the page escaped by the HTML translator.
+
+Per-failure pages are many and alike, so what they share is made once per build: each step
+body is parsed once and copied per page, Pygments formatters are reused
+(``shared_highlight``), and pages of the same depth share one navigation rendering
+(``shared_toctree``). ``tests/unit/test_triage_pages_fast.py`` holds them byte-for-byte to
+the straightforward rendering.
 """
 
 from __future__ import annotations
