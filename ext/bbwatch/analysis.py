@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import hashlib
 import re
 import time
@@ -57,6 +58,8 @@ _SEVERITY_LABELS = {
 # --- URLs (the client owns them; this fallback keeps analysis usable without it) ------------
 
 
+# pure functions of their arguments, asked for every row and occurrence of a large fleet
+@functools.lru_cache(maxsize=8192)
 def build_url(base: str, builderid: int, number: int) -> str:
     try:
         from bbwatch.buildbot import build_url as client_build_url
@@ -65,6 +68,7 @@ def build_url(base: str, builderid: int, number: int) -> str:
     return client_build_url(base, builderid, number)
 
 
+@functools.lru_cache(maxsize=4096)
 def builder_url(base: str, builderid: int) -> str:
     try:
         from bbwatch.buildbot import builder_url as client_builder_url
@@ -424,6 +428,10 @@ def _test_step(build: Build):
     return build.step("test")
 
 
+# a test step that ended in one of these ran to a verdict (codes: no Result enum per step)
+_VERDICT_CODES = frozenset(int(r) for r in (Result.SUCCESS, Result.WARNINGS, Result.FAILURE))
+
+
 def build_tests(
     fleet: FleetData, cache=None, preparsed: dict[int, ParsedLog] | None = None
 ) -> tuple[dict[int, BuildTests], dict[int, ParsedLog]]:
@@ -438,11 +446,7 @@ def build_tests(
     for builds in fleet.builds.values():
         for build in builds:
             step = _test_step(build)
-            ran = bool(
-                step is not None
-                and step.complete
-                and step.result in (Result.SUCCESS, Result.WARNINGS, Result.FAILURE)
-            )
+            ran = bool(step is not None and step.complete and step.results in _VERDICT_CODES)
             text = fleet.test_logs.get(build.buildid)
             found = None
             if text:
@@ -840,7 +844,8 @@ def _flaky(fleet: FleetData, tests: dict[int, BuildTests], registry, tracker,
             b for bid in dict.fromkeys(e.builderid for e in evidence)
             if (b := fleet.builder(bid)) is not None
         ]
-        considered = [s for s in stats if s.builderid in {b.builderid for b in builders}]
+        shown = {b.builderid for b in builders}
+        considered = [s for s in stats if s.builderid in shown]
         last = max((e.build for e in evidence), key=lambda b: (_when(b, end=True) or 0))
         ids: dict[str, None] = {}
         for e in evidence:

@@ -28,12 +28,17 @@ BREAKAGE_RUN = 3  # consecutive failures that count as breakage, not flakiness (
 MIN_FLIPS = 2  # flips on one builder needed before calling a test flaky from flips alone
 
 
+# result codes, so that a streak walk builds no Result enum per build
+_BAD_CODES = frozenset(int(r) for r in Result if r.is_bad)
+_GOOD_CODES = frozenset((int(Result.SUCCESS), int(Result.WARNINGS)))
+
+
 def is_bad(build: Build) -> bool:
-    return build.complete and build.result is not None and build.result.is_bad
+    return build.complete and build.results in _BAD_CODES
 
 
 def is_good(build: Build) -> bool:
-    return build.complete and build.result in (Result.SUCCESS, Result.WARNINGS)
+    return build.complete and build.results in _GOOD_CODES
 
 
 @dataclass(frozen=True)
@@ -388,6 +393,8 @@ class HistoryIndex:
     def __init__(self, history: Mapping[int, Sequence[Build]], tests: Mapping[int, BuildTests]):
         # builderid -> (build, revision, its BuildTests) of builds giving a verdict, oldest first
         self._runs: dict[int, list[tuple[Build, str | None, BuildTests]]] = {}
+        # builderid -> the non-empty ``seen`` sets of its runs (green builds have no log to read)
+        self._seen: dict[int, list[frozenset[str]]] = {}
         self._pos: dict[int, int] = {}  # builderid -> its position among builders with runs
         self._passing: dict[int, FlipStats] = {}  # stats of a builder where the test only passed
         self._bad: dict[str, dict[int, None]] = {}  # test file -> builders where it failed/flaked
@@ -413,6 +420,7 @@ class HistoryIndex:
             if runs:
                 self._pos[builderid] = len(self._pos)
                 self._runs[builderid] = runs
+                self._seen[builderid] = [bt.seen for _b, _r, bt in runs if bt.seen]
                 self._passing[builderid] = FlipStats(builderid, len(runs), 0, 0)
 
     def flakiness(self, test_file: str) -> tuple[list[FlakeEvidence], list[FlipStats]]:
@@ -489,7 +497,7 @@ class HistoryIndex:
             if other in not_failing and revision not in not_failing[other]:
                 continue
             if other not in runs_it:
-                runs_it[other] = any(test_file in bt.seen for _b, _r, bt in self._runs[other])
+                runs_it[other] = any(test_file in seen for seen in self._seen[other])
             if runs_it[other]:
                 return True
         return False

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from bbwatch import analysis
+from bbwatch import analysis, history
 from bbwatch.analysis import Severity
 from bbwatch.models import Build, Builder, Change, FleetData, Result, Step, Worker
 from bbwatch.registry import parse_registry
@@ -188,3 +188,18 @@ def test_find_returns_the_occurrence_for_triage(picture):
     problem, occ = found
     assert problem.test_file == "test_bb_fail" and occ.latest.number == 5
     assert picture.find("AMD64 Debian 3.x", 2, "test_bb_fail") is None
+
+
+def test_flaky_rows_and_evidence_are_the_reference_flakiness(picture):
+    # analyse answers flakiness from one history index; it must be history.flakiness exactly
+    fleet, tests = picture.fleet, picture.tests
+    assert picture.flaky and picture.test_problems
+    for row in picture.flaky:
+        evidence, stats = history.flakiness(fleet.builds, tests, row.test_file)
+        assert row.evidence == evidence and row.evidence
+        shown = {b.builderid for b in row.builders}
+        assert row.stats == [s for s in stats if s.builderid in shown]
+    for problem in picture.test_problems:
+        if problem.test_file and problem.group == "test":
+            evidence, _ = history.flakiness(fleet.builds, tests, problem.test_file)
+            assert problem.evidence == evidence

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bbwatch import history
 from bbwatch.history import BuildTests, HistoryIndex
-from bbwatch.models import Build, Change
+from bbwatch.models import Build, Change, Result
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -134,3 +134,13 @@ def test_a_revision_failing_on_every_builder_is_not_passed_elsewhere():
     want = history.flakiness(hist, tests, "test_x")
     assert [(e.builderid, e.kind) for e in want[0]] == [(1, "same-revision"), (2, "same-revision")]
     _same(HistoryIndex(hist, tests).flakiness("test_x"), want)
+
+
+def test_is_bad_and_is_good_from_codes_agree_with_the_result_enum():
+    # history reads raw result codes instead of building a Result per build
+    for code in (*range(7), 99, None):
+        for complete in (True, False):
+            build = Build(1, 1, 1, code, complete)
+            result = build.result if complete else None
+            assert history.is_bad(build) == bool(result is not None and result.is_bad)
+            assert history.is_good(build) == (result in (Result.SUCCESS, Result.WARNINGS))
