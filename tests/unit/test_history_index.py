@@ -144,3 +144,19 @@ def test_is_bad_and_is_good_from_codes_agree_with_the_result_enum():
             result = build.result if complete else None
             assert history.is_bad(build) == bool(result is not None and result.is_bad)
             assert history.is_good(build) == (result in (Result.SUCCESS, Result.WARNINGS))
+
+
+def test_same_revision_evidence_follows_revisions_in_first_seen_order_not_builders():
+    # builder 1 fails r3 alone, builder 2 fails r2 alone; both run test_x and pass elsewhere.
+    # The reference lists same-revision evidence revision by revision (r2 before r3).
+    b1 = _builds(1, [("pass", "r1"), ("pass", "r2"), ("fail", "r3"), ("pass", "r4")])
+    b2 = _builds(2, [("pass", "r1"), ("fail", "r2"), ("pass", "r3")])
+    seen = frozenset({"test_x"})
+    tests = {b.buildid: BuildTests(True, seen=seen) for b in [*b1, *b2]}
+    for b in (b1[1], b2[1]):  # newest first: b1's r3 and b2's r2
+        tests[b.buildid] = BuildTests(True, failed=seen, seen=seen)
+    hist = {1: b1, 2: b2}
+    want = history.flakiness(hist, tests, "test_x")
+    assert [(e.builderid, e.build.properties["got_revision"]) for e in want[0]] == [
+        (2, "r2"), (1, "r3")]
+    _same(HistoryIndex(hist, tests).flakiness("test_x"), want)
