@@ -20,7 +20,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import SplitResult, quote, unquote, urlsplit
@@ -383,7 +383,10 @@ class BuildbotClient:
         self.close()
 
     def _map(self, fn: Callable[[Any], T], items: Iterable[Any]) -> list[T]:
-        """``fn`` over ``items`` in the bounded pool, results in order; first error re-raised."""
+        """``fn`` over ``items`` in the bounded pool, results in order; first error re-raised.
+
+        Every call has finished when this returns or raises: nothing outlives the caller's
+        context (e.g. a request still retrying, and logging, after the fetch gave up)."""
         items = list(items)
         if len(items) <= 1 or self.max_workers == 1:
             return [fn(x) for x in items]
@@ -391,7 +394,9 @@ class BuildbotClient:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix=_POOL_PREFIX)
             pool = self._pool
-        return list(pool.map(fn, items))
+        futures = [pool.submit(fn, x) for x in items]
+        wait(futures)
+        return [f.result() for f in futures]
 
     def _get(self, path: str, params: Any = None, *, stream: bool = False) -> requests.Response:
         url = self.api_url + path.lstrip("/")

@@ -359,7 +359,9 @@ def _problem(problem: Problem, analysis: Analysis, doc_link: DocLink) -> nodes.c
     if problem.kind == "disconnected":
         excerpt = ""  # the worker's name and owner above say it all
     if excerpt:
-        _adopt(box, nodes.literal_block(excerpt, excerpt, classes=["bbwatch-excerpt"]))
+        # log output, not Python: plain text (the Python lexer only coloured it at random)
+        _adopt(box, nodes.literal_block(excerpt, excerpt, classes=["bbwatch-excerpt"],
+                                        language="text"))
     return box
 
 
