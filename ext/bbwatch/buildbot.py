@@ -730,11 +730,15 @@ class BuildbotClient:
         since = None
         if index["lists"] and watermark is not None:
             since = min(watermark, anchor["buildid"] - 1) if anchor else watermark
-        # The warm fetch's three questions do not depend on each other: one round trip, not 3
-        calls: list[Callable[[], Any]] = [self.builders, self.workers]
+        pack_key = f"{self._epoch_prefix()}packs/{index_key.rsplit('/', 1)[-1]}"
+        # The warm fetch's three questions do not depend on each other: one round trip, not 3;
+        # the cached window is decoded meanwhile.
+        calls: list[Callable[[], Any]] = [
+            self.builders, self.workers, functools.partial(self._load_pack, pack_key)
+        ]
         if since is not None:
             calls.append(functools.partial(self._builds_since, since))
-        builders, workers, *since_items = self._map(lambda call: call(), calls)
+        builders, workers, pack, *since_items = self._map(lambda call: call(), calls)
         wanted = [b for b in builders if not branches or b.branch in branches]
         wanted_ids = {b.builderid for b in wanted}
         errors: list[str] = []
@@ -748,7 +752,8 @@ class BuildbotClient:
             new_items = since_items[0]
             if anchor and not _same_master(anchor, new_items):
                 self._new_epoch()
-                lists, new_items = {}, []
+                pack_key = f"{self._epoch_prefix()}packs/{index_key.rsplit('/', 1)[-1]}"
+                lists, new_items, pack = {}, [], {}
                 cold = [b.builderid for b in wanted]
                 watermark = None
         if lists and watermark is not None:
@@ -782,9 +787,6 @@ class BuildbotClient:
         for bid, entries in by_builder.items():
             newest = sorted(entries, reverse=True)[:history]  # buildid order == number order
             jobs.extend((bid, buildid, entries[buildid]) for buildid in newest)
-
-        pack_key = f"{self._epoch_prefix()}packs/{index_key.rsplit('/', 1)[-1]}"
-        pack = self._load_pack(pack_key)
 
         def packed(item: dict[str, Any] | None, buildid: int) -> Build | None:
             # a complete build is the same whether the master re-lists it or not
