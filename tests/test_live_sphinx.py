@@ -272,3 +272,41 @@ def test_incremental_build_rereads_only_live_pages_when_data_changed(master, tmp
     master.fleet.add_builds(2)
     run(False)
     assert set(read) == LIVE_DOCS
+
+
+def test_the_fetch_runs_while_sphinx_reads(tmp_path):
+    """builder-inited only starts the fetch: Sphinx reads while the master answers, and the
+    pages still get the data (``get_state`` waits for it)."""
+    import json
+    import threading
+
+    from bbwatch.sphinxext import live
+
+    gate = threading.Event()
+
+    def builders(_request: Any) -> bytes:
+        gate.wait(60)  # the master "thinks" until the test lets it answer
+        return json.dumps({"builders": [{"builderid": 1, "name": "held builder 3.x",
+                                         "tags": ["3.x"]}], "meta": {"total": 1}}).encode()
+
+    with FakeServer() as srv:
+        srv.route("/api/v2/builders", Reply(body=builders,
+                                            headers={"Content-Type": "application/json"}))
+        srv.route("/api/v2/workers", Reply.json({"workers": [], "meta": {"total": 0}}))
+        srv.route("/api/v2/builds", Reply.json({"builds": [], "meta": {"total": 0}}))
+        srv.route("/api/v2/builders/1/builds", Reply.json({"builds": [], "meta": {"total": 0}}))
+        app = make(tmp_path, srv.url)  # runs builder-inited: must not wait for the master
+        try:
+            pending = app.bbwatch_pending
+            assert pending is not None and pending.thread.is_alive()
+            gate.set()
+            app.build()
+        finally:
+            gate.set()
+            app.cleanup()
+    assert app.bbwatch_pending is None
+    analysis = live.get_analysis(app)
+    assert analysis is not None and [b.name for b in analysis.fleet.builders] == [
+        "held builder 3.x"]
+    assert "held builder 3.x" in (Path(app.outdir) / "status.html").read_text()
+    assert app.env.bbwatch_live_digest == live.get_state(app).digest

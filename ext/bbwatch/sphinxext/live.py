@@ -2,9 +2,12 @@
 
 Plumbing, in Sphinx's own idioms (``sphinx.ext.todo``, ``sphinx.ext.intersphinx``):
 
-- ``builder-inited``: fetch the fleet ONCE per build (read workers forked by ``-j`` inherit it),
-  analyse it once (``bbwatch.analysis.analyse``) and keep the result on the app. Failure never
-  raises (unless ``bbwatch_strict``): the last fetched fleet from the cache is shown instead.
+- ``builder-inited``: start fetching the fleet ONCE per build, and analysing it once
+  (``bbwatch.analysis.analyse``), in a thread, so network waits overlap Sphinx's reading;
+  ``get_state`` waits for it where the data is first needed (``env-get-outdated`` when live
+  documents may be up to date, before a parallel read forks, ``env-updated`` at the latest)
+  and keeps the result on the app. Failure never raises (unless ``bbwatch_strict``): the last
+  fetched fleet from the cache is shown instead.
 - Directives only emit a placeholder node and record their document (``env-purge-doc`` /
   ``env-merge-info`` keep that record right under ``-j``).
 - ``env-get-outdated``: when the data's digest differs from the one stored in the env, the
@@ -21,6 +24,7 @@ import gc
 import hashlib
 import json
 import logging as stdlib_logging
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -139,18 +143,52 @@ def _merge(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: Any) -
 def _outdated(
     app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str], removed: set[str]
 ) -> list[str]:
+    candidates = [d for d in _live_docs(env) if d not in removed and d not in changed]
+    if not candidates:  # e.g. a fresh environment: let the fetch run on while Sphinx reads
+        return []
     state = get_state(app)
     previous = getattr(env, "bbwatch_live_digest", None)
     env.bbwatch_live_digest = state.digest
     if previous == state.digest:
         return []
-    return [d for d in _live_docs(env) if d not in removed and d not in changed]
+    return candidates
+
+
+def _before_read(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
+    """Parallel reading forks: no fetch thread may be running (or hold a lock) then."""
+    if app.parallel > 1:
+        get_state(app)
+
+
+def _env_updated(app: Sphinx, env: BuildEnvironment) -> list[str]:
+    """Reading is done: the fetch must be too, and the env (pickled next) keeps its digest."""
+    env.bbwatch_live_digest = get_state(app).digest
+    return []
 
 
 # --- fetching -------------------------------------------------------------------------------
 
 
+@dataclass
+class _Pending:
+    """The fetch and analysis, running in a thread from builder-inited until first needed."""
+
+    thread: threading.Thread | None = None
+    result: tuple[LiveState, float] | None = None
+    error: BaseException | None = None
+
+
 def get_state(app: Sphinx) -> LiveState:
+    """This build's live data; waits for the fetch started at builder-inited to finish."""
+    pending = getattr(app, "bbwatch_pending", None)
+    if pending is not None:
+        app.bbwatch_pending = None
+        assert pending.thread is not None
+        pending.thread.join()
+        if pending.error is not None:
+            raise pending.error
+        assert pending.result is not None
+        _settle(app, *pending.result)
     state = getattr(app, "bbwatch_live", None)
     if state is None:  # e.g. a builder-inited handler ran before ours
         state = app.bbwatch_live = LiveState(None, offline=True, digest="none")
@@ -395,6 +433,9 @@ def _tracker(app: Sphinx, cfg: BBWatchConfig) -> tuple[Any, str | None]:
 
 
 def _builder_inited(app: Sphinx) -> None:
+    # What the previous build in this process froze (see _settle) is collectable again. Not
+    # undone at build-finished: Python's exit would then walk the whole heap once more.
+    gc.unfreeze()
     cfg = get_config(app)
     if app.builder.format == "html":
         app.config.html_static_path.append(str(STATIC))
@@ -404,6 +445,25 @@ def _builder_inited(app: Sphinx) -> None:
         app.bbwatch_live = LiveState(None, offline=True, digest="offline")
         app.bbwatch_analysis = None
         return
+    # Network and disk, then pure analysis: nothing the reading phase needs (directives only
+    # place placeholders), so it runs while Sphinx reads; get_state() waits for it. What
+    # may log a warning (the registry) stays in the main thread.
+    pending = _Pending()
+    registry = _registry(app)
+
+    def work() -> None:
+        try:
+            pending.result = _gather(app, cfg, registry)
+        except BaseException as exc:  # re-raised in the main thread by get_state()
+            pending.error = exc
+
+    pending.thread = threading.Thread(target=work, name="bbwatch-live-fetch", daemon=True)
+    app.bbwatch_pending = pending
+    pending.thread.start()
+
+
+def _gather(app: Sphinx, cfg: BBWatchConfig, registry: Any) -> tuple[LiveState, float]:
+    """Fetch, analyse and cache the fleet: (the state, seconds it took)."""
     started = time.monotonic()
     parsed_cache = _parsed_cache(app, cfg)
     fleet, reason, preparsed = _fetch(app, cfg, parsed_cache)
@@ -414,7 +474,7 @@ def _builder_inited(app: Sphinx) -> None:
         tracker, note = _tracker(app, cfg)
         parsed_cache.idents = dict(fleet.log_ids)  # new parses are stored under them
         with _quiet_retries():  # the tracker is a network edge too
-            analysis = analyse(fleet, registry=_registry(app), tracker=tracker,
+            analysis = analyse(fleet, registry=registry, tracker=tracker,
                                parsed_cache=parsed_cache, preparsed=preparsed)
         if fleet.source == "live" and not fleet.errors:  # a whole fleet: the rest is history
             parsed_cache.prune(set(analysis.parsed))
@@ -425,14 +485,19 @@ def _builder_inited(app: Sphinx) -> None:
         source = _source(app, cfg)
         _save_last(_last_path(cfg.resolved_cache_dir(app), source), fleet, analysis.parsed,
                    digest, parsed_cache)
-    app.bbwatch_live = LiveState(analysis, reason, digest=digest)
-    app.bbwatch_analysis = analysis
+    return LiveState(analysis, reason, digest=digest), time.monotonic() - started
+
+
+def _settle(app: Sphinx, state: LiveState, seconds: float) -> None:
+    app.bbwatch_live = state
+    app.bbwatch_analysis = state.analysis
     # The fleet and its analysis (10^5-10^6 objects) live as long as the build: out of the
     # collector's full passes, which would otherwise walk them again and again while
-    # Sphinx writes (a third of the live build's extra time at 150 builders).
+    # Sphinx writes (a third of the live build's extra time at 150 builders), and out of
+    # the one at interpreter exit. The next build in this process unfreezes them.
     gc.freeze()
-    logger.info("bbwatch: live data %s in %.1fs", "unavailable" if reason else "fetched",
-                time.monotonic() - started)
+    logger.info("bbwatch: live data %s in %.1fs",
+                "unavailable" if state.reason else "fetched", seconds)
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -491,9 +556,10 @@ def _resolve(app: Sphinx, doctree: nodes.document, fromdocname: str) -> None:
 
 def _finished(app: Sphinx, exc: Exception | None) -> None:
     """``bbwatch_strict``: degraded live data fails the build (the pages are still written)."""
-    gc.unfreeze()  # one process may run many builds (tests, sphinx-autobuild)
+    if exc is not None:  # the build failed already; a fetch thread, if any, is a daemon
+        return
     state = get_state(app)
-    if exc is not None or state.reason is None or not get_config(app).strict:
+    if state.reason is None or not get_config(app).strict:
         return
     if not state.warned:
         state.warned = True
@@ -512,6 +578,8 @@ def setup_live(app: Sphinx) -> None:
     app.add_directive("flaky-tests", FlakyTests)
     app.connect("builder-inited", _builder_inited)
     app.connect("env-get-outdated", _outdated)
+    app.connect("env-before-read-docs", _before_read)
+    app.connect("env-updated", _env_updated)
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)
     app.connect("doctree-resolved", _resolve)
