@@ -96,8 +96,12 @@ class Api:
             case ["builds"]:
                 with f.lock:
                     specs = list(f.specs.values())
+                specs, total = _index_scan(specs, query)
                 rows = [f.build_row(s, "property" in query) for s in specs]
-                return "builds", self._collection("builds", rows, query)
+                found = self._collection("builds", rows, query)
+                if total is not None:
+                    found["meta"]["total"] = total
+                return "builds", found
             case ["builds", bid]:
                 return "build", self._builds([self._spec(bid)], query)
             case ["builders", key, "builds"]:
@@ -227,6 +231,35 @@ class Api:
             keep = set(query["field"])
             rows = [{k: v for k, v in r.items() if k in keep} for r in rows]
         return {name: rows, "meta": {"total": total}}
+
+
+_RANGE = {"buildid__gt": int.__gt__, "buildid__ge": int.__ge__, "buildid__lt": int.__lt__,
+          "buildid__le": int.__le__}
+_INDEXED = {*_RANGE, "builderid", "builderid__in"}
+
+
+def _index_scan(specs: list, query: dict[str, list[str]]) -> tuple[list, int | None]:
+    """What a master's database does with its indexes before any row is built: narrow the
+    builds by buildid range and builder, and for ``order=[-]buildid`` with a ``limit``, keep
+    only the first ``offset + limit``. (Building all 30,000 rows for every query made this
+    fixture answer ``/builds?buildid__gt=`` in 0.4 s instead of its configured latency.)
+    The generic filtering in ``_collection`` still runs on what is left, so answers are the
+    same; returns (specs, the total before slicing, or None when nothing was sliced)."""
+    for key, op in _RANGE.items():
+        for value in query.get(key, ()):
+            specs = [s for s in specs if op(s.buildid, int(value))]
+    wanted = [int(v) for key in ("builderid", "builderid__in") for raw in query.get(key, ())
+              for v in raw.split(",")]
+    if wanted:
+        specs = [s for s in specs if s.builderid in set(wanted)]
+    filters = {k for k in query if k not in ("field", "order", "limit", "offset", "property")}
+    if query.get("order") in (["-buildid"], ["buildid"]) and "limit" in query and (
+            filters <= _INDEXED):
+        total = len(specs)
+        keep = int(query.get("offset", ["0"])[0]) + int(query["limit"][0])
+        desc = query["order"] == ["-buildid"]
+        return sorted(specs, key=lambda s: s.buildid, reverse=desc)[:keep], total
+    return specs, None
 
 
 def _coerce(sample: object, value: str) -> object:

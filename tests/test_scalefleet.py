@@ -196,3 +196,22 @@ def test_faults_misbehave_as_described() -> None:
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+@pytest.mark.parametrize("params", [
+    {"order": "-buildid", "limit": 1, "field": "buildid"},
+    {"buildid__gt": 60, "order": "-buildid", "limit": 500, "property": "*"},
+    {"buildid__gt": 60, "order": "-buildid", "limit": 7, "offset": 5},
+    {"buildid__ge": 30, "buildid__lt": 50, "order": "buildid", "limit": 4, "offset": 2},
+    {"builderid__in": "2,5,7", "order": "-buildid", "limit": 6},
+    {"builderid": 3, "buildid__le": 80},
+    {"results": 2, "order": "-buildid", "limit": 3},  # not indexed: the generic path alone
+    {"order": "-number", "limit": 3},
+])
+def test_the_index_scan_answers_like_the_generic_filter(server, monkeypatch, params):
+    import scalefleet
+
+    fast = get(server, "builds", **params)
+    monkeypatch.setattr(scalefleet, "_index_scan", lambda specs, query: (specs, None))
+    assert fast == get(server, "builds", **params)
+    assert fast["builds"]
