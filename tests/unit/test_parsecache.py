@@ -199,3 +199,42 @@ def test_an_identity_of_the_wrong_type_drops_the_entry(tmp_path: Path) -> None:
     entry["ident"] = ["not", "a", "string"]
     path.write_text(json.dumps(entry))
     assert cache.lookup(7, "x") is None and cache.dropped == 1 and not path.exists()
+
+
+def test_the_pack_serves_lookups_in_one_read_and_only_for_the_same_identity(
+    tmp_path: Path,
+) -> None:
+    parsed = analysis.parse_log(FULL, True)
+    cache = ParsedLogCache(tmp_path)
+    cache.idents = {7: "logs/70-8@1", 8: "logs/80-8@2"}
+    for bid in (7, 8, 9):  # 9 has no identity (a running build): never packed
+        cache.put(bid, parsed)
+    cache.save_pack({7: parsed, 8: parsed, 9: parsed})
+    pack = cache.root / "pack.raw"
+    assert pack.is_file()
+    for bid in (7, 8, 9):
+        cache.path_for(bid).unlink()  # the pack alone must answer
+    fresh = ParsedLogCache(tmp_path)
+    assert fresh.lookup(7, "logs/70-8@1") == parsed and fresh.lookup(8, "logs/80-8@2") == parsed
+    assert fresh.lookup(7, "logs/70-8@999") is None and fresh.lookup(9, "anything") is None
+    # the same window again: not rewritten
+    stamp = pack.stat().st_mtime_ns
+    fresh.idents = dict(cache.idents)
+    fresh.save_pack({7: parsed, 8: parsed})
+    assert pack.stat().st_mtime_ns == stamp
+    fresh.idents = {7: "logs/70-8@1"}  # build 8 left the window: rewritten without it
+    fresh.save_pack({7: parsed})
+    assert ParsedLogCache(tmp_path).lookup(8, "logs/80-8@2") is None
+
+
+def test_a_torn_pack_is_dropped_and_the_files_still_answer(tmp_path: Path) -> None:
+    parsed = analysis.parse_log(FULL, True)
+    cache = ParsedLogCache(tmp_path)
+    cache.idents = {7: "logs/70-8@1"}
+    cache.put(7, parsed)
+    cache.save_pack({7: parsed})
+    pack = cache.root / "pack.raw"
+    pack.write_bytes(pack.read_bytes()[:-40])
+    fresh = ParsedLogCache(tmp_path)
+    assert fresh.lookup(7, "logs/70-8@1") == parsed  # from 7.json
+    assert fresh.dropped == 1 and not pack.exists()

@@ -476,6 +476,8 @@ def _gather(app: Sphinx, cfg: BBWatchConfig, registry: Any) -> tuple[LiveState, 
         with _quiet_retries():  # the tracker is a network edge too
             analysis = analyse(fleet, registry=registry, tracker=tracker,
                                parsed_cache=parsed_cache, preparsed=preparsed)
+        if fleet.source == "live":
+            parsed_cache.save_pack(analysis.parsed)
         if fleet.source == "live" and not fleet.errors:  # a whole fleet: the rest is history
             parsed_cache.prune(set(analysis.parsed))
         if note:
