@@ -262,11 +262,14 @@ def _write_atomic(path: Path, data: object) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
-def _file_sha(path: Path) -> str | None:
+def _file_id(path: Path) -> list[int] | None:
+    """Size and mtime: what tells, without reading 6-8 MB, that the file is the one written
+    (every write is atomic, so a file that differs was torn or replaced since)."""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        st = path.stat()
     except OSError:
         return None
+    return [st.st_size, st.st_mtime_ns]
 
 
 def _read_stamp(path: Path) -> dict[str, object]:
@@ -290,7 +293,7 @@ def _save_last(
         stamp = _read_stamp(path)
         sha = stamp.get("sha256")
         # unchanged data in an intact file (a torn or truncated one is rewritten)
-        if stamp.get("digest") != digest or sha is None or _file_sha(path) != sha:
+        if stamp.get("digest") != digest or sha is None or stamp.get("file") != _file_id(path):
             data = dataclasses.replace(fleet, test_logs={})
             cached = {bid for bid in parsed
                       if parsed_cache is not None and parsed_cache.path_for(bid).is_file()}
@@ -302,8 +305,8 @@ def _save_last(
                            if bid not in cached},
                 "parsed_refs": {str(bid): parsed[bid].digest for bid in cached},
             })
-        _write_atomic(_stamp_path(path),
-                      {"digest": digest, "sha256": sha, "fetched_at": fleet.fetched_at})
+        _write_atomic(_stamp_path(path), {"digest": digest, "sha256": sha,
+                                          "file": _file_id(path), "fetched_at": fleet.fetched_at})
     except OSError as exc:
         logger.info("bbwatch: could not cache the fleet in %s: %s", path, exc)
 
