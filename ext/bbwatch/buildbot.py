@@ -730,7 +730,7 @@ class BuildbotClient:
         since = None
         if index["lists"] and watermark is not None:
             since = min(watermark, anchor["buildid"] - 1) if anchor else watermark
-        pack_key = f"{self._epoch_prefix()}packs/{index_key.rsplit('/', 1)[-1]}"
+        pack_key = self._pack_key(index_key)
         # The warm fetch's three questions do not depend on each other: one round trip, not 3;
         # the cached window is decoded meanwhile.
         calls: list[Callable[[], Any]] = [
@@ -752,7 +752,7 @@ class BuildbotClient:
             new_items = since_items[0]
             if anchor and not _same_master(anchor, new_items):
                 self._new_epoch()
-                pack_key = f"{self._epoch_prefix()}packs/{index_key.rsplit('/', 1)[-1]}"
+                pack_key = self._pack_key(index_key)
                 lists, new_items, pack = {}, [], {}
                 cold = [b.builderid for b in wanted]
                 watermark = None
@@ -899,6 +899,10 @@ class BuildbotClient:
             "builds", "builds", {"order": "-buildid", "limit": "1", "field": "buildid"}
         )
         return int(items[0]["buildid"]) if items else 0
+
+    def _pack_key(self, index_key: str) -> str:
+        """One pack per fleet index (branch selection), under the master's current epoch."""
+        return f"{self._epoch_prefix()}packs/{index_key.rsplit('/', 1)[-1]}"
 
     def _load_pack(self, key: str) -> dict[int, Build]:
         """The complete builds of the last fetch's window, from one cache entry.
