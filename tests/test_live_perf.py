@@ -19,7 +19,11 @@ from bbwatch.sphinxext import live
 from fleetdata import Fleet
 from scalefleet import serve
 
-from tests.test_live_sphinx import build, closed_port_url
+from tests.test_live_sphinx import (  # noqa: F401 (an autouse fixture)
+    _no_env_overrides,
+    build,
+    closed_port_url,
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,12 +32,6 @@ def master() -> Iterator[Any]:
     yield server
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture(autouse=True)
-def _no_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("BBWATCH_BUILDBOT_URL", "BBWATCH_SNAPSHOT", "BBWATCH_OFFLINE"):
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

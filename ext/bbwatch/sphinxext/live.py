@@ -249,8 +249,8 @@ def _stamp_path(path: Path) -> Path:
     return path.with_suffix(".stamp")
 
 
-def _write_atomic(path: Path, data: object) -> str:
-    """Write JSON atomically (readers never see half a file); return the bytes' sha256.
+def _write_atomic(path: Path, data: object) -> None:
+    """Write JSON atomically (readers never see half a file).
 
     orjson turns the dataclasses into what ``serialize.to_dict`` + json would give (int keys
     become strings), ~15x faster: a 150-builder fleet is ~8 MB, rewritten whenever it changed.
@@ -259,7 +259,6 @@ def _write_atomic(path: Path, data: object) -> str:
 
     blob = orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
     atomic.write_bytes(path, blob)
-    return hashlib.sha256(blob).hexdigest()
 
 
 def _file_id(path: Path) -> list[int] | None:
@@ -291,13 +290,12 @@ def _save_last(
 
     try:
         stamp = _read_stamp(path)
-        sha = stamp.get("sha256")
         # unchanged data in an intact file (a torn or truncated one is rewritten)
-        if stamp.get("digest") != digest or sha is None or stamp.get("file") != _file_id(path):
+        if stamp.get("digest") != digest or stamp.get("file") != _file_id(path):
             data = dataclasses.replace(fleet, test_logs={})
             cached = {bid for bid in parsed
                       if parsed_cache is not None and parsed_cache.path_for(bid).is_file()}
-            sha = _write_atomic(path, {
+            _write_atomic(path, {
                 "format": LAST_FORMAT,
                 "digest": digest,
                 "fleet": data,
@@ -305,8 +303,8 @@ def _save_last(
                            if bid not in cached},
                 "parsed_refs": {str(bid): parsed[bid].digest for bid in cached},
             })
-        _write_atomic(_stamp_path(path), {"digest": digest, "sha256": sha,
-                                          "file": _file_id(path), "fetched_at": fleet.fetched_at})
+        _write_atomic(_stamp_path(path), {"digest": digest, "file": _file_id(path),
+                                          "fetched_at": fleet.fetched_at})
     except OSError as exc:
         logger.info("bbwatch: could not cache the fleet in %s: %s", path, exc)
 
