@@ -230,7 +230,7 @@ _PROGRESS = re.compile(
 )
 _RESULT = re.compile(
     r"(?P<name>[\w.\-]+) (?P<word>passed|failed|crashed|skipped|timed out|run no tests"
-    r"|ran no tests|interrupted|worker non-zero exit code|worker bug)"
+    r"|ran no tests|interrupted|worker non-zero exit code|worker bug|process crashed)"
     r"(?: \((?P<detail>.*)\))?"
 )
 # A first-run progress line of a passing test, with nothing (ANSI, escapes) to clean first.
@@ -280,7 +280,10 @@ _TEST_PATH = re.compile(r"[\\/]test[\\/](?P<name>test_[\w]+)(?:[\\/]|\.py)")
 _TEST_BASENAME = re.compile(r"(?:^|[\\/])(?P<name>test_\w+)\.py$")
 _EXC_LINE = re.compile(r"^[A-Za-z_][\w.]*(?::(?: .*)?)?$")
 _HEADER_PY = re.compile(r"^== CPython (?P<v>\d+\.\d+\.\d+\S*)")
-_MODIFIED_BY = re.compile(r" was modified by (?P<name>[\w.\-]+)")
+_MODIFIED_BY = re.compile(r" was modified by (?P<name>test[\w.\-]*)")
+_ALTERED_BY = re.compile(
+    r"Warning -- (?P<name>test[\w.\-]*) (?:leaked temporary files|left behind )"
+)
 _SEED = re.compile(r"Using random seed:? (?P<seed>\d+)")
 _NAME = re.compile(r"^[\w.\-]+$")
 _SEPARATOR_EQ = re.compile(r"^={20,}$")
@@ -309,7 +312,7 @@ def _progress_outcome(word: str, detail: str | None) -> str:
         if "reference leak" in detail:
             return "leaked"
         return "failed"
-    if word in ("crashed", "worker non-zero exit code"):
+    if word in ("crashed", "worker non-zero exit code", "process crashed"):
         return "crashed"
     if word == "timed out":
         return "timed_out"
@@ -320,17 +323,49 @@ def _progress_outcome(word: str, detail: str | None) -> str:
     return word.replace(" ", "_")  # interrupted, worker_bug
 
 
+def regrtest_name(name: str) -> str:
+    """regrtest's name for a test with the ``test.`` package prefix dropped.
+
+    3.12+ runs split packages as ``test.test_asyncio.test_subprocess``; older versions and
+    watchers say ``test_asyncio``, ``test_os``: the prefix adds nothing a reader needs.
+    """
+    return name[5:] if name.startswith("test.test") else name
+
+
 def _test_file_of_path(path: str) -> str | None:
-    m = _TEST_PATH.search(path) or _TEST_BASENAME.search(path)
+    """``Lib/test/test_asyncio/test_tasks.py`` -> ``test_asyncio.test_tasks``; ``test_os.py``."""
+    m = _TEST_PATH.search(path)
+    if m:
+        parts = [m.group("name")]
+        for part in re.split(r"[\\/]", path[m.end("name"):])[1:]:
+            stem = part[:-3] if part.endswith(".py") else part
+            if not stem.startswith("test_") or not stem.isidentifier():
+                break
+            parts.append(stem)
+            if part.endswith(".py"):
+                break
+        return ".".join(parts)
+    m = _TEST_BASENAME.search(path)
     return m.group("name") if m else None
 
 
-def _test_file_of_id(test_id: str) -> str:
-    """``test.test_os.FileTests.test_foo`` -> ``test_os`` (package tests give the package)."""
+def file_of_id(test_id: str) -> str:
+    """The test file of a unittest id: its leading ``test_*`` module components.
+
+    ``test.test_os.FileTests.test_foo`` -> ``test_os``;
+    ``test.test_asyncio.test_tasks.CTaskTests.test_x`` -> ``test_asyncio.test_tasks``;
+    ``test_bb_fail.FailTests.test_assert`` (``--testdir``) -> ``test_bb_fail``. The last
+    component is the method, never part of the module. "" when no component looks like one.
+    """
     parts = test_id.split(".")
     if parts[0] == "test" and len(parts) > 1:
         parts = parts[1:]
-    return parts[0] if parts[0].startswith("test") else ""
+    module: list[str] = []
+    for part in parts[:-1] if len(parts) > 1 else parts:
+        if not part.startswith("test") or not part.isidentifier() or part[4:5].isupper():
+            break
+        module.append(part)
+    return ".".join(module)
 
 
 def _split_case_header(rest: str) -> tuple[str, str | None]:
@@ -355,6 +390,22 @@ class _Phase:
     timed_out: set[str] = field(default_factory=set)  # faulthandler dumps attributed here
     leaked: set[str] = field(default_factory=set)
     progress: bool = False  # progress lines seen (else the re-run was in-process, ≤3.10)
+    # Bad outcomes read from lines other than progress lines and summaries: FAIL/ERROR blocks,
+    # leak lines, "Warning -- X was modified by test_x", thread dumps, "Re-running test_x".
+    # They stand in where a pasted excerpt lacks the progress line or the summary.
+    evidence: dict[str, str] = field(default_factory=dict)
+
+    def add_evidence(self, name: str, outcome: str) -> None:
+        old = self.evidence.get(name)
+        if old is None and len(self.evidence) >= MAX_TESTS:
+            return
+        if old is None or _EVIDENCE_RANK[outcome] > _EVIDENCE_RANK[old]:
+            self.evidence[name] = outcome
+
+
+# When several lines accuse one test, the most specific outcome wins.
+_EVIDENCE_RANK = {"env_changed": 0, "failed": 1, "leaked": 2, "crashed": 3, "timed_out": 4,
+                  "worker_bug": 5}
 
 
 @dataclass
@@ -507,12 +558,13 @@ class Parser:
             return
         m = _ONE_LINER.match(line.rstrip())  # column 0: stderr; indented: someone's output
         if m:
-            self._one_liner(m.group("name"), m.group("word"), m.group("rest"))
+            self._one_liner(regrtest_name(m.group("name")), m.group("word"), m.group("rest"))
             return
-        if self._sequential and self._current and stripped.startswith(self._current + " "):
+        if self._sequential and self._current and regrtest_name(stripped).startswith(
+                self._current + " "):
             m = _RESULT.match(stripped)  # the last sequential test's result, printed bare
-            if m and m.group("name") == self._current and " -- " not in stripped:
-                self._result(m.group("name"), m.group("word"), m.group("detail"))
+            if m and regrtest_name(m.group("name")) == self._current and " -- " not in stripped:
+                self._result(self._current, m.group("word"), m.group("detail"))
                 return
         if "Re-running " in stripped:
             if _RERUN_ALL.search(stripped):
@@ -520,7 +572,7 @@ class Parser:
                 return
             m = _RERUN_ONE.search(stripped)
             if m:
-                self._rerun_one(m.group("name"))
+                self._rerun_one(regrtest_name(m.group("name")))
                 return
         if self._inproc_rerun and stripped.startswith("Ran 0 tests"):
             self._inproc_ran_nothing = True
@@ -582,21 +634,22 @@ class Parser:
     def _progress(self, rest: str) -> None:
         rest, _, running = rest.partition(" -- running")
         rest = rest.strip()
-        self._running = _RUNNING_NAME.findall(running)
+        self._running = [regrtest_name(n) for n in _RUNNING_NAME.findall(running)]
         self._phase.progress = True
         if self._inproc_rerun:
             self._end_inproc_rerun()
-        if " -- " in rest:  # sequential: "[ 2/10] test_b -- test_a failed (1 failure)"
-            started, previous = rest.split(" -- ", 1)
-            m = _RESULT.match(previous)
-            if m:
-                self._result(m.group("name"), m.group("word"), m.group("detail"))
-            self._sequential_start(started.strip())
+        head, sep, tail = rest.partition(" -- ")
+        m = _RESULT.match(head)
+        if m:  # "test_x failed (env changed) (1 min 3 sec) -- ..." (a pasted, elided suffix)
+            name = regrtest_name(m.group("name"))
+            self._result(name, m.group("word"), m.group("detail"))
+            self._current = name
             return
-        m = _RESULT.match(rest)
-        if m:
-            self._result(m.group("name"), m.group("word"), m.group("detail"))
-            self._current = m.group("name")
+        if sep:  # sequential: "[ 2/10] test_b -- test_a failed (1 failure)"
+            m = _RESULT.match(tail)
+            if m:
+                self._result(regrtest_name(m.group("name")), m.group("word"), m.group("detail"))
+            self._sequential_start(regrtest_name(head.strip()))
             return
         m = _SEQ_START.match(rest)
         if m:  # sequential mode: this test starts now, its result comes on the next line
@@ -604,7 +657,7 @@ class Parser:
             outcomes = self._phase.outcomes
             if previous and previous not in outcomes and len(outcomes) < MAX_TESTS:
                 outcomes[previous] = "passed"  # regrtest is quiet about quick passes
-            self._sequential_start(m.group("name"))
+            self._sequential_start(regrtest_name(m.group("name")))
 
     def _sequential_start(self, name: str) -> None:
         self._sequential = True
@@ -639,6 +692,7 @@ class Parser:
         self._current = None
 
     def _rerun_one(self, name: str) -> None:
+        self._phases[0].add_evidence(name, "failed")  # regrtest re-runs only failed tests
         if not self._rerun:
             self._phases.append(_Phase())
         self._add_rerun_name(name)
@@ -700,10 +754,12 @@ class Parser:
     def _warning(self, stripped: str) -> None:
         """Keep the first few ``Warning --`` lines per test: they explain "env changed"."""
         text = stripped[stripped.index("Warning -- "):]
-        m = _MODIFIED_BY.search(text)
-        name = m.group("name") if m else self._current
+        m = _MODIFIED_BY.search(text) or _ALTERED_BY.match(text)
+        name = regrtest_name(m.group("name")) if m else self._current
         if not name or text.startswith("Warning --   "):  # Before:/After: dumps of 3.11+
             return
+        if m:  # regrtest marks the test "env changed" for each of these
+            self._phase.add_evidence(name, "env_changed")
         kept = self.run.warnings.setdefault(name, []) if (
             name in self.run.warnings or len(self.run.warnings) < MAX_ENTRIES) else None
         if kept is not None and len(kept) < MAX_WARNINGS and text[:300] not in kept:
@@ -712,7 +768,7 @@ class Parser:
     def _leak(self, m: re.Match[str]) -> None:
         if "(this is fine)" in m.group("tail"):
             return  # 3.13+: a suspicious delta regrtest does not count as a leak
-        name = m.group("name").lstrip(".0123456789:")
+        name = regrtest_name(m.group("name").lstrip(".0123456789:"))
         if not name:
             return
         try:
@@ -722,12 +778,20 @@ class Parser:
         if len(self.run.leaks) < MAX_ENTRIES:
             self.run.leaks.append(Leak(name, m.group("kind"), counts, self._rerun))
         self._phase.leaked.add(name)
+        self._phase.add_evidence(name, "leaked")
 
     # --- blocks: read line by line until they end ---------------------------------------------
 
     def _start_case(self, status: str, rest: str) -> None:
         test_id, sub = _split_case_header(rest)
-        test_file = self._current or _test_file_of_id(test_id)
+        module = file_of_id(test_id)
+        current = self._current
+        # Under -jN a test's output follows its progress line; a block whose id names another
+        # module was pasted next to it (or comes from a nested run): trust the id.
+        if current and module and not (module == current or module.startswith(current + ".")
+                                       or current.startswith(module + ".")):
+            current = None
+        test_file = current or module
         self._case = TestCase(test_file, test_id, status, sub, None, "", self._rerun)
         self._case_tb, self._case_chars = [], 0
         self._case_started_tb = False
@@ -890,6 +954,9 @@ class Parser:
                 case.exception = self._case_group_exc
             if len(self.run.cases) < MAX_CASES:
                 self.run.cases.append(case)
+            if case.test_file:
+                phase = self._phases[-1] if case.rerun else self._phases[0]
+                phase.add_evidence(case.test_file, "failed")
             self._case = None
         elif block == "dump" and self._dump is not None:
             entry = self._dump
@@ -959,6 +1026,9 @@ class Parser:
         for name in first.leaked:
             if outcomes.get(name) == "failed":
                 outcomes[name] = "leaked"
+        for name, outcome in first.evidence.items():
+            if name not in outcomes:  # a progress line, where there is one, says more
+                outcomes[name] = outcome
 
         first_bad = {t for t, o in outcomes.items() if o in BAD_OUTCOMES}
         first_sections = [s for s in self._sections if not s.rerun_phase]
@@ -970,7 +1040,10 @@ class Parser:
             first_bad |= set(self._loose_lists.get("env_changed", ()))
 
         if rerun_phase is not None:
-            for name, outcome in rerun_phase.outcomes.items():
+            rerun_outcomes = dict(rerun_phase.outcomes)
+            for name, outcome in rerun_phase.evidence.items():
+                rerun_outcomes.setdefault(name, outcome)
+            for name, outcome in rerun_outcomes.items():
                 if outcome == "no_tests" and name in first_bad:
                     continue  # a re-run that ran nothing says nothing: keep the first run's
                 if outcome == "passed":
@@ -1018,6 +1091,18 @@ class Parser:
             for name in self._failed_again:
                 if outcomes.get(name) not in BAD_OUTCOMES:
                     outcomes[name] = "failed"
+
+        if final_lists is not None and self._final_seen:
+            # regrtest's own summary lists every bad test: evidence it does not confirm was a
+            # line out of context (a nested run's output, a warning regrtest forgave).
+            confirmed = set(final_lists.get("failed", ())) | set(self._failed_again or ()) \
+                | set(final_lists.get("env_changed", ()))
+            for name, outcome in first.evidence.items():
+                if outcomes.get(name) == outcome and name not in first.outcomes \
+                        and name not in confirmed and name not in self._rerun_seen:
+                    outcomes[name] = "passed"
+        for name in rerun_names:
+            outcomes.setdefault(name, "failed")  # re-run, result not in the excerpt
 
         # A test failing with only an uncaught exception or a one-line traceback still gets a case.
         with_cases = {c.test_file for c in run.cases}

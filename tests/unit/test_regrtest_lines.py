@@ -6,7 +6,7 @@ import io
 
 import pytest
 from bbwatch import regrtest
-from bbwatch.regrtest import parse_lines, parse_stream, parse_text
+from bbwatch.regrtest import file_of_id, parse_lines, parse_stream, parse_text
 
 # (snippet, expected outcomes) — progress line shapes and per-test result words.
 PROGRESS = [
@@ -86,8 +86,27 @@ def test_case_headers(header: str, expected: tuple[str, str | None, str]) -> Non
 def test_case_test_file_from_id_when_no_progress_line() -> None:
     text = "\n".join(_block("FAIL: test_x (test.test_asyncio.test_events.T.test_x)",
                             "AssertionError").splitlines()[1:])
-    [case] = parse_text(text).cases
-    assert case.test_file == "test_asyncio"
+    run = parse_text(text)
+    [case] = run.cases
+    # The documented rule: a package's sub-module stays in the test file (what regrtest 3.12+
+    # runs and names), and a FAIL block alone makes its test file failed.
+    assert case.test_file == "test_asyncio.test_events"
+    assert run.failed == ["test_asyncio.test_events"]
+    assert run.truncated
+
+
+@pytest.mark.parametrize(("test_id", "expected"), [
+    ("test.test_os.TestScandir.test_attributes", "test_os"),
+    ("test.test_asyncio.test_tasks.CTaskTests.test_x", "test_asyncio.test_tasks"),
+    ("test.test_concurrent_futures.test_wait.ProcessPoolForkWaitTest.test_first_completed",
+     "test_concurrent_futures.test_wait"),
+    ("test_bb_fail.FailTests.test_assert", "test_bb_fail"),
+    ("test.test_x.test_func", "test_x"),
+    ("unittest.loader._FailedTest.test_x", ""),
+    ("test_os", "test_os"),
+])
+def test_test_file_of_id(test_id: str, expected: str) -> None:
+    assert file_of_id(test_id) == expected
 
 
 def test_case_caret_lines_and_chained_exceptions() -> None:
@@ -397,7 +416,7 @@ def test_windows_thread_dump_names_the_test() -> None:
             '  File "D:\\b\\3.x\\build\\Lib\\test\\test_concurrent_futures\\test_wait.py", '
             "line 9 in test_timeout\r\n")
     [timeout] = parse_text(text).timeouts
-    assert timeout.test_file == "test_concurrent_futures"
+    assert timeout.test_file == "test_concurrent_futures.test_wait"  # the package's module
 
 
 @pytest.mark.parametrize("line", ["ERROR: Could not find a version that satisfies pip",
