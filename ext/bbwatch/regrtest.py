@@ -223,6 +223,9 @@ def _interesting_starts(text: str) -> list[int]:
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_QUOTE = re.compile(r"^(?:> ?)+")
+_VERBOSE = re.compile(r"^(?P<method>\w+) \((?P<path>[\w.]+)\)[^.]*?\.\.\. ")
+_ORPHAN_DUMP = re.compile(r"^(?:Current thread|Thread) 0x[0-9a-fA-F]+ \(most recent call first\):")
 _MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>=|~])")
 _MD_SIGNS = ("\\_\\_", "\\<", "\\>", "\\=", "\\*", "\\[", "\\#")
 _PROGRESS = re.compile(
@@ -436,6 +439,8 @@ class Parser:
         self._head_left = 1 << 16  # characters of the log's head still to search for the seed
         self._running: list[str] = []  # from the last "-- running (N): ..." or heartbeat
         self._markdown = False
+        self._lines = 0  # interesting lines read so far
+        self._last_result: tuple[str, int] | None = None  # (test, line) of the last progress
         self._oneliners: dict[str, tuple[str, str, str]] = {}  # test -> (word, exc, traceback)
         # The block being read line by line (None: skipping uninteresting lines fast).
         self._block: str | None = None
@@ -447,6 +452,9 @@ class Parser:
         self._case_prev_indented = False
         self._case_group_exc: str | None = None
         self._list_key: str | None = None
+        self._list_bullets = False  # "- test_x" items (the master's reports), not regrtest's
+        self._list_seen = False
+        self._list_reasons: int | None = None
         self._dump: Timeout | Crash | None = None
         self._dump_lines: list[str] = []
         self._one: tuple[str, str, bool] | None = None  # (test, word, rerun) of a one-liner
@@ -505,12 +513,14 @@ class Parser:
                 # Fast path for the commonest line of all: a first-run "test_x passed".
                 m = passed(line)
                 if m:
-                    name = m.group(1)
+                    name = regrtest_name(m.group(1))
                     outcomes = self._phases[0].outcomes
                     if name in outcomes or len(outcomes) < MAX_TESTS:
                         outcomes[name] = "passed"
                     self._phases[0].progress = True
                     self._current = name
+                    self._lines += 1
+                    self._last_result = (name, self._lines)
                     continue
             self.feed_line(line)
 
@@ -527,6 +537,8 @@ class Parser:
         self._line(line)
 
     def _clean(self, line: str) -> str:
+        if line[:1] == ">" and (line[1:2] in (" ", "") or line[:3] == "> >"):
+            line = _QUOTE.sub("", line)  # a pasted report quoted back ("> ") in an issue
         if "\r" in line:
             line = line.rstrip("\r")
             if "\r" in line:  # a terminal redraw: the text after the last \r is what showed
@@ -548,6 +560,7 @@ class Parser:
         stripped = line.strip()
         if not stripped or stripped.startswith("```"):
             return
+        self._lines += 1
         m = _PROGRESS.match(stripped)
         if m:
             self._progress(m.group("rest"))
@@ -579,7 +592,7 @@ class Parser:
             return
         m = _HEARTBEAT.match(stripped)
         if m:
-            self._running = _RUNNING_NAME.findall(m.group("names"))
+            self._running = [regrtest_name(n) for n in _RUNNING_NAME.findall(m.group("names"))]
             return
         m = _SECTION_RESULT.match(stripped)
         if m:
@@ -595,6 +608,9 @@ class Parser:
         if m:
             self.run.result = m.group("state").strip()
             self._final_seen = True
+            return
+        if stripped == "Failed tests:":
+            self._start_list("failed", bullets=True)
             return
         m = _TITLE.match(stripped)
         if m:
@@ -612,13 +628,21 @@ class Parser:
             return
         m = _TIMEOUT.search(stripped)
         if m:
-            self._start_dump(Timeout(self._current, m.group(0), "faulthandler", self._rerun),
+            test = self._verbose_test(stripped[:m.start()]) or self._current
+            self._start_dump(Timeout(test, m.group(0), "faulthandler", self._rerun),
                              stripped[m.start():])
             return
         m = _FATAL.search(stripped)
         if m:
-            self._start_dump(Crash(self._current, m.group(0).strip(), "fatal_error",
+            test = self._verbose_test(stripped[:m.start()]) or self._current
+            self._start_dump(Crash(test, m.group(0).strip(), "fatal_error",
                                    rerun=self._rerun), m.group(0))
+            return
+        if _ORPHAN_DUMP.match(stripped):
+            # The middle of a faulthandler dump, its "Timeout"/"Fatal Python error" header not
+            # pasted: the frames name the test; whether it hung or crashed is unknown.
+            self._start_dump(Crash(None, "faulthandler thread dump (its header is not in the "
+                                   "log)", "thread_dump", rerun=self._rerun), stripped)
             return
         if "Warning -- " in stripped:
             self._warning(stripped)
@@ -644,6 +668,7 @@ class Parser:
             name = regrtest_name(m.group("name"))
             self._result(name, m.group("word"), m.group("detail"))
             self._current = name
+            self._last_result = (name, self._lines)
             return
         if sep:  # sequential: "[ 2/10] test_b -- test_a failed (1 failure)"
             m = _RESULT.match(tail)
@@ -695,6 +720,12 @@ class Parser:
         self._phases[0].add_evidence(name, "failed")  # regrtest re-runs only failed tests
         if not self._rerun:
             self._phases.append(_Phase())
+            first = self._phases[0]
+            if self._last_result == (name, self._lines - 1) and name in first.outcomes:
+                # 3.11.7+ prints a re-run's progress line, then "Re-running test_x in verbose
+                # mode": an excerpt that starts there shows the re-run's result first.
+                self._phase.outcomes[name] = first.outcomes.pop(name)
+                self._phase.progress = True
         self._add_rerun_name(name)
         if not self._phase.progress:  # ≤3.10: in-process, no progress line gives the result
             if self._inproc_rerun:
@@ -733,6 +764,15 @@ class Parser:
         elif word == "crashed" and message:
             self._add_crash(Crash(name, message, "uncaught_exception", rerun=self._rerun))
 
+    @staticmethod
+    def _verbose_test(prefix: str) -> str | None:
+        """The test file of a verbose ``test_x (test.test_y.Cls.test_x) ... `` line prefix."""
+        m = _VERBOSE.match(prefix)
+        if not m:
+            return None
+        test_id, _sub = _split_case_header(f"{m.group('method')} ({m.group('path')})")
+        return file_of_id(test_id) or None
+
     def _running_now(self) -> list[str]:
         """The tests running at this point of the log, as far as it says."""
         running = list(self._running)
@@ -753,12 +793,14 @@ class Parser:
 
     def _warning(self, stripped: str) -> None:
         """Keep the first few ``Warning --`` lines per test: they explain "env changed"."""
-        text = stripped[stripped.index("Warning -- "):]
+        at = stripped.index("Warning -- ")
+        text = stripped[at:]
         m = _MODIFIED_BY.search(text) or _ALTERED_BY.match(text)
-        name = regrtest_name(m.group("name")) if m else self._current
+        named = regrtest_name(m.group("name")) if m else self._verbose_test(stripped[:at])
+        name = named or self._current
         if not name or text.startswith("Warning --   "):  # Before:/After: dumps of 3.11+
             return
-        if m:  # regrtest marks the test "env changed" for each of these
+        if named:  # regrtest's warnings say the test altered the environment: env changed
             self._phase.add_evidence(name, "env_changed")
         kept = self.run.warnings.setdefault(name, []) if (
             name in self.run.warnings or len(self.run.warnings) < MAX_ENTRIES) else None
@@ -801,7 +843,7 @@ class Parser:
         if self._inproc_rerun:
             self._inproc_failed = True
 
-    def _start_list(self, key: str) -> None:
+    def _start_list(self, key: str, bullets: bool = False) -> None:
         if key == "failed_again":
             self._failed_again = []
         elif self._sections:
@@ -809,6 +851,9 @@ class Parser:
         else:
             self._loose_lists[key] = []
         self._list_key = key
+        self._list_bullets = bullets
+        self._list_seen = False
+        self._list_reasons: int | None = None
         self._block, self._block_lines = "list", 0
 
     def _start_dump(self, entry: Timeout | Crash, first: str) -> None:
@@ -845,8 +890,9 @@ class Parser:
             self._case_started_tb = True
             return True
         if (_case_header(stripped) or _PROGRESS.match(stripped)
-                or _CASE_END.match(stripped)):
-            self._end_block()
+                or _CASE_END.match(stripped)
+                or (line[:1] not in (" ", "\t") and " leaked [" in line and _LEAK.match(line))):
+            self._end_block()  # a leak line at column 0 is regrtest's, not the traceback's
             return False
         case = self._case
         assert case is not None
@@ -876,14 +922,25 @@ class Parser:
     def _list_line(self, line: str) -> bool:
         stripped = line.strip()
         if not stripped:
+            if self._list_bullets and not self._list_seen:
+                return True  # "Failed tests:", a blank line, then the bullets
             self._end_block()
             return True
+        indent = len(line) - len(line.lstrip())
+        if self._list_reasons is not None and indent > self._list_reasons:
+            return True  # 3.15: the reasons a test altered the environment, under its name
         names = stripped.split()
+        if self._list_bullets and names[0] in ("-", "*") and len(names) == 2:
+            names = names[1:]  # the master's "Failed tests:" list in its mails and comments
+        elif len(names) == 1 and names[0].endswith(":") and indent:
+            names = [names[0][:-1]]
+            self._list_reasons = indent
         if not (line[:1] in (" ", "\t") or all(n.startswith("test") for n in names)) or not all(
             _NAME.match(n) for n in names
         ):
             self._end_block()
             return False
+        self._list_seen = True
         key = self._list_key
         if key == "failed_again":
             target = self._failed_again
@@ -893,7 +950,7 @@ class Parser:
             target = self._loose_lists.setdefault(key or "", [])
         if target is not None:
             if len(target) < MAX_TESTS:
-                target.extend(names)
+                target.extend(regrtest_name(n) for n in names)
         return True
 
     def _dump_line(self, line: str) -> bool:
