@@ -628,13 +628,13 @@ class Parser:
             return
         m = _TIMEOUT.search(stripped)
         if m:
-            test = self._verbose_test(stripped[:m.start()]) or self._current
+            test = self._owner(self._verbose_test(stripped[:m.start()]))
             self._start_dump(Timeout(test, m.group(0), "faulthandler", self._rerun),
                              stripped[m.start():])
             return
         m = _FATAL.search(stripped)
         if m:
-            test = self._verbose_test(stripped[:m.start()]) or self._current
+            test = self._owner(self._verbose_test(stripped[:m.start()]))
             self._start_dump(Crash(test, m.group(0).strip(), "fatal_error",
                                    rerun=self._rerun), m.group(0))
             return
@@ -764,6 +764,18 @@ class Parser:
         elif word == "crashed" and message:
             self._add_crash(Crash(name, message, "uncaught_exception", rerun=self._rerun))
 
+    def _owner(self, module: str | None) -> str | None:
+        """Which test file output naming ``module`` belongs to: the test whose output this is
+        (the progress line's name wins, ``test_asyncio`` over ``test_asyncio.test_tasks``),
+        unless ``module`` is another test: under -jN a test's output follows its progress
+        line, so a block naming another module was pasted next to it or comes from a nested
+        run."""
+        current = self._current
+        if not module or (current and (module == current or module.startswith(current + ".")
+                                       or current.startswith(module + "."))):
+            return current or module
+        return module
+
     @staticmethod
     def _verbose_test(prefix: str) -> str | None:
         """The test file of a verbose ``test_x (test.test_y.Cls.test_x) ... `` line prefix."""
@@ -797,6 +809,8 @@ class Parser:
         text = stripped[at:]
         m = _MODIFIED_BY.search(text) or _ALTERED_BY.match(text)
         named = regrtest_name(m.group("name")) if m else self._verbose_test(stripped[:at])
+        if named and not m:
+            named = self._owner(named)
         name = named or self._current
         if not name or text.startswith("Warning --   "):  # Before:/After: dumps of 3.11+
             return
@@ -826,14 +840,7 @@ class Parser:
 
     def _start_case(self, status: str, rest: str) -> None:
         test_id, sub = _split_case_header(rest)
-        module = file_of_id(test_id)
-        current = self._current
-        # Under -jN a test's output follows its progress line; a block whose id names another
-        # module was pasted next to it (or comes from a nested run): trust the id.
-        if current and module and not (module == current or module.startswith(current + ".")
-                                       or current.startswith(module + ".")):
-            current = None
-        test_file = current or module
+        test_file = self._owner(file_of_id(test_id) or None) or ""
         self._case = TestCase(test_file, test_id, status, sub, None, "", self._rerun)
         self._case_tb, self._case_chars = [], 0
         self._case_started_tb = False
