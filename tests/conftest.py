@@ -26,3 +26,9 @@ def rootdir() -> Path:
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
+
+
+@pytest.fixture(autouse=True)
+def _no_api_root_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's ``BBWATCH_API_ROOT`` must not send test clients to another master."""
+    monkeypatch.delenv("BBWATCH_API_ROOT", raising=False)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bbwatch import atomic
-from bbwatch.buildbot import BuildbotError, BuildRef, build_url, tail_lines
+from bbwatch.buildbot import BuildbotError, BuildRef, build_url, master_urls, tail_lines
 from bbwatch.models import Build, Builder, Change, FleetData, Log, Step, Worker
 from bbwatch.serialize import (
     build_from_dict,
@@ -208,7 +208,7 @@ class SnapshotSource:
                 if text is not None:
                     return _cap(text, cap_bytes if cap_bytes is not None else self.log_cap_bytes)
         raise BuildbotError(
-            "log not in snapshot", f"{self.base_url}api/v2/logs/{log.logid}/raw",
+            "log not in snapshot", f"{master_urls(self.base_url).api}logs/{log.logid}/raw",
             str(self.directory)
         )
 
@@ -254,7 +254,7 @@ class SnapshotSource:
             return self._by_id[int(buildid)]
         except KeyError:
             raise BuildbotError(
-                "build not in snapshot", f"{self.base_url}api/v2/builds/{buildid}",
+                "build not in snapshot", f"{master_urls(self.base_url).api}builds/{buildid}",
                 str(self.directory)
             ) from None
 

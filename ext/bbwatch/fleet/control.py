@@ -66,7 +66,11 @@ class Fleet:
 
     @property
     def api(self) -> str:
-        return f"{self.url}api/v2/"
+        # Our own master: the client's rule for its API root, never $BBWATCH_API_ROOT (which
+        # names the master being watched, not the one being started).
+        from bbwatch.buildbot import master_urls
+
+        return master_urls(self.url, environ={}).api
 
     @property
     def master_dir(self) -> Path:
