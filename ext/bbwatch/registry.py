@@ -2,8 +2,14 @@
 
 One ``[[issue]]`` table per tracker issue: which tests it covers (test file, test id or glob),
 optionally a message regex and a builder regex, the branches, its kind (``flaky``, ``failing``,
-``infra``), when it was added and free notes. Everything is validated on load; a mistake is a
-``RegistryError`` naming the file, the entry and its line.
+``infra``), when it was added, the link it was reviewed from (``evidence``) and free notes.
+Everything is validated on load; a mistake is a ``RegistryError`` naming the file, the entry
+and its line.
+
+The production registry is ``docs/data/known-issues.toml``; the local demo fleet's registry
+lives with the fleet (``bbwatch.fleet.DEMO_REGISTRY``) and is chosen by configuration only:
+``--registry`` or ``BBWATCH_REGISTRY`` for the CLI, ``bbwatch_registry`` or
+``BBWATCH_REGISTRY`` for the site.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import fnmatch
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,9 +29,10 @@ if TYPE_CHECKING:
 
 KINDS = ("flaky", "failing", "infra")
 REQUIRED = ("number", "title", "kind", "tests", "added")
-OPTIONAL = ("url", "message", "builders", "branches", "notes")
+OPTIONAL = ("url", "message", "builders", "branches", "notes", "evidence")
 TOP_LEVEL = ("repo", "issue")
 DEFAULT_REPO = "python/cpython"
+REGISTRY_ENV = "BBWATCH_REGISTRY"  # a registry path that replaces the default, CLI and site
 
 
 class RegistryError(Exception):
@@ -43,6 +51,7 @@ class KnownIssue:
     branches: tuple[str, ...] = ()  # empty: every branch
     added: dt.date | None = None
     notes: str = ""
+    evidence: str | None = None  # the link (issue, build, log) the entry was reviewed from
     line: int = 0  # where the entry starts in the file, for messages
 
     def covers_test(self, test_file: str, test_id: str | None) -> bool:
@@ -84,8 +93,13 @@ class Registry:
         return next((known for known in self.issues if known.number == number), None)
 
 
-def default_registry_path() -> Path | None:
-    """``docs/data/known-issues.toml`` of the current directory, else of this checkout."""
+def default_registry_path(environ: Mapping[str, str] = os.environ) -> Path | None:
+    """``$BBWATCH_REGISTRY`` if set (relative to the current directory; it need not exist, so
+    a typo is reported when it is loaded), else ``docs/data/known-issues.toml`` of the current
+    directory, else of this checkout: the production registry, never the demo fleet's."""
+    chosen = environ.get(REGISTRY_ENV, "").strip()
+    if chosen:
+        return Path(chosen)
     for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
         path = base / "docs" / "data" / "known-issues.toml"
         if path.is_file():
@@ -221,9 +235,13 @@ def _entry(entry: Any, index: int, source: str, lines: list[str], start: int,
     notes = entry.get("notes", "")
     if not isinstance(notes, str):
         raise fail("'notes' must be a string", "notes")
+    evidence = entry.get("evidence")
+    if evidence is not None and (not isinstance(evidence, str)
+                                 or not evidence.startswith(("https://", "http://"))):
+        raise fail(f"'evidence' must be an http(s) URL, got {evidence!r}", "evidence")
     return KnownIssue(
         number=number, url=url, title=title.strip(), kind=kind,
         tests=tuple(t.strip() for t in tests), message=entry.get("message"),
         builders=entry.get("builders"), branches=tuple(branches), added=added,
-        notes=notes.strip(), line=start,
+        notes=notes.strip(), evidence=evidence, line=start,
     )

@@ -47,7 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--github-api", metavar="URL", default="https://api.github.com",
                    help="GitHub API root (GitHub Enterprise: https://HOST/api/v3)")
     p.add_argument("--registry", metavar="PATH", default=None,
-                   help="known-issues registry (default: docs/data/known-issues.toml if present)")
+                   help="known-issues registry (default: $BBWATCH_REGISTRY, else "
+                   "docs/data/known-issues.toml if present)")
     p.add_argument("--no-registry", action="store_true",
                    help="ask only the tracker, without the registry")
     p.add_argument("--builder", default=None, help="builder name, for a log file")

@@ -20,7 +20,6 @@ from bbwatch.commands import fail
 FORMATS = ("text", "markdown", "json", "html")
 TRACKERS = ("file", "github", "none")
 DEFAULT_REPO = "python/cpython"
-DEFAULT_REGISTRY = Path(__file__).resolve().parents[3] / "docs" / "data" / "known-issues.toml"
 MAX_HISTORY_LOGS = 10  # test logs fetched from the history, besides the build's own
 
 
@@ -46,7 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="where to fetch from: a master URL or snapshot:DIR (default: the "
                    "master of BUILD_URL)")
     p.add_argument("--registry", default=None,
-                   help="known-issues registry (default: docs/data/known-issues.toml if present)")
+                   help="known-issues registry (default: $BBWATCH_REGISTRY, else "
+                   "docs/data/known-issues.toml if present)")
     p.add_argument("--history", type=int, default=20,
                    help="builds of the builder to look back through (default 20)")
     p.add_argument("--checklists", default=None, help="folder of checklist YAML files")
@@ -189,10 +189,10 @@ class _Memo:
 
 
 def _registry(args: argparse.Namespace) -> Any:
-    from bbwatch.registry import RegistryError, load_registry
+    from bbwatch.registry import RegistryError, default_registry_path, load_registry
 
-    path = Path(args.registry) if args.registry else DEFAULT_REGISTRY
-    if not args.registry and not path.is_file():
+    path = Path(args.registry) if args.registry else default_registry_path()
+    if path is None:
         return None
     try:
         return load_registry(path)

@@ -7,12 +7,18 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sphinx.application import Sphinx
 from sphinx.config import Config
 from sphinx.errors import ConfigError
 
+from bbwatch.registry import REGISTRY_ENV
+
 DEFAULT_BUILDBOT_URL = "https://buildbot.python.org/all/"
+# The production registry, relative to the source folder: what a build reads unless
+# bbwatch_registry / BBWATCH_REGISTRY choose another file (the demo fleet's, for `make demo`).
+DEFAULT_REGISTRY = Path("data", "known-issues.toml")
 
 
 class WarningType(enum.StrEnum):
@@ -35,6 +41,8 @@ class BBWatchConfig:
     strict: bool = False
     snapshot: str | None = None  # serve from a recorded snapshot directory instead of HTTP
     timeout: float = 10.0
+    # the known-issues registry, absolute once validated; None: <srcdir>/data/known-issues.toml
+    registry: str | None = None
 
     def resolved_cache_dir(self, app: Sphinx) -> Path:
         if self.cache_dir:
@@ -52,11 +60,21 @@ _VALUES: dict[str, tuple[object, type | tuple[type, ...]]] = {
     "bbwatch_strict": (False, bool),
     "bbwatch_snapshot": (None, (str, type(None))),
     "bbwatch_timeout": (10.0, (int, float)),
+    "bbwatch_registry": (None, (str, type(None))),
 }
 
 
 def get_config(app: Sphinx) -> BBWatchConfig:
     return app.env.bbwatch_config if hasattr(app.env, "bbwatch_config") else _build(app.config)
+
+
+def registry_path(config: Config, srcdir: str | os.PathLike[str]) -> Path:
+    """The known-issues registry this build reads (the live pages and the
+    ``known-issues-registry`` directive alike): ``bbwatch_registry`` (``BBWATCH_REGISTRY``
+    applied, made absolute at config-inited), else the production registry
+    ``<srcdir>/data/known-issues.toml``. The path may not exist (no registry)."""
+    chosen = getattr(config, "bbwatch_registry", None)
+    return Path(chosen) if chosen else Path(srcdir, DEFAULT_REGISTRY)
 
 
 def tracker_settings(
@@ -102,6 +120,7 @@ def _build(config: Config) -> BBWatchConfig:
         strict=bool(config.bbwatch_strict),
         snapshot=snapshot,
         timeout=float(config.bbwatch_timeout),
+        registry=config.bbwatch_registry,  # BBWATCH_REGISTRY applied at config-inited
     )
 
 
@@ -116,6 +135,43 @@ def _validate(app: Sphinx, config: Config) -> None:
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"bbwatch_buildbot_url must be an http(s) URL, got {url!r}")
     _validate_tracker(config)
+    _validate_registry(app, config)
+
+
+def _validate_registry(app: Sphinx, config: Config) -> None:
+    """``BBWATCH_REGISTRY`` (the environment wins, as for the master) or ``bbwatch_registry``,
+    relative to the configuration directory, must name a registry file. Written back absolute,
+    so the directive and the live pages read the same file and a build that switches registry
+    (``make demo``, then ``make html``) re-reads every page instead of keeping demo entries."""
+    from_env = os.environ.get(REGISTRY_ENV, "").strip()
+    chosen = from_env or config.bbwatch_registry
+    if chosen is None:
+        return
+    name = f"{REGISTRY_ENV} (from the environment)" if from_env else "bbwatch_registry"
+    if not chosen.strip():
+        raise ConfigError(f"{name} must be the path of a registry file, got {chosen!r}")
+    path = Path(app.confdir, chosen).resolve()
+    if not path.is_file():
+        raise ConfigError(f"{name}: registry file not found: {path}")
+    _refuse_demo_for_production(path, name, config)
+    config.bbwatch_registry = str(path)
+
+
+def _refuse_demo_for_production(path: Path, name: str, config: Config) -> None:
+    """The demo fleet's registry with the production master (and no recorded snapshot standing
+    in for it) is a leftover ``BBWATCH_REGISTRY`` from a demo session: the published site would
+    show real failures as known and link them to demo issues. Stop instead."""
+    from bbwatch.fleet import DEMO_REGISTRY
+
+    url = os.environ.get("BBWATCH_BUILDBOT_URL") or config.bbwatch_buildbot_url
+    snapshot = os.environ.get("BBWATCH_SNAPSHOT") or config.bbwatch_snapshot
+    production = urlsplit(url).hostname == urlsplit(DEFAULT_BUILDBOT_URL).hostname
+    if path == DEMO_REGISTRY.resolve() and production and not snapshot:
+        raise ConfigError(
+            f"{name} names the demo fleet's registry ({path}) but the site is built against "
+            f"{url}: the demo entries must not reach it (unset {REGISTRY_ENV}, or point "
+            "BBWATCH_BUILDBOT_URL at the local fleet)"
+        )
 
 
 def _validate_tracker(config: Config) -> None:

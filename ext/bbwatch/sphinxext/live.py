@@ -43,7 +43,7 @@ from bbwatch.analysis import Analysis, ParsedLog, analyse, log_digest
 from bbwatch.models import FleetData
 from bbwatch.parsecache import ParsedLogCache
 from bbwatch.sphinxext import live_render as render
-from bbwatch.sphinxext.config import BBWatchConfig, WarningType, get_config
+from bbwatch.sphinxext.config import BBWatchConfig, WarningType, get_config, registry_path
 
 logger = logging.getLogger(__name__)
 
@@ -408,7 +408,8 @@ def _parsed_cache(app: Sphinx, cfg: BBWatchConfig) -> ParsedLogCache:
 
 
 def _registry(app: Sphinx):
-    path = Path(app.srcdir, "data", "known-issues.toml")
+    """The registry ``bbwatch_registry`` chose (default: the production one), or None."""
+    path = registry_path(app.config, app.srcdir)
     if not path.is_file():
         return None
     from bbwatch.registry import RegistryError, load_registry

@@ -10,9 +10,12 @@ Usage (MyST)::
     ```
 
 The argument is a path like ``include``'s (relative to the document, or to the source folder
-with a leading ``/``); the default is ``/data/known-issues.toml``. Every string from the file
-reaches the page through docutils text nodes, so it is escaped. A broken registry is a
-``bbwatch.data`` warning naming the file and line, and the page says what is wrong.
+with a leading ``/``); without one, the directive shows the registry the build uses, the same
+file the live pages match failures with: ``bbwatch_registry`` (or ``BBWATCH_REGISTRY``; the
+demo fleet's registry for ``make demo``), else the production ``/data/known-issues.toml``.
+Every string from the file reaches the page through docutils text nodes, so it is escaped. A
+broken registry is a ``bbwatch.data`` warning naming the file and line, and the page says what
+is wrong.
 """
 
 from __future__ import annotations
@@ -26,11 +29,10 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 from bbwatch.registry import KINDS, KnownIssue, Registry, RegistryError, load_registry
-from bbwatch.sphinxext.config import WarningType
+from bbwatch.sphinxext.config import WarningType, registry_path
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_PATH = "/data/known-issues.toml"
 # Three columns so the table fits furo's content width: who (issue, kind, date), what (title,
 # notes) and where (tests, message, builders, branches).
 COLUMNS = ("Issue", "Title and notes", "Covers")
@@ -60,8 +62,11 @@ class KnownIssuesRegistry(SphinxDirective):
     }
 
     def run(self) -> list[nodes.Node]:
-        rel, path = self.env.relfn2path(self.arguments[0] if self.arguments else DEFAULT_PATH,
-                                        self.env.docname)
+        if self.arguments:
+            rel, path = self.env.relfn2path(self.arguments[0], self.env.docname)
+        else:
+            path = str(registry_path(self.config, self.env.srcdir))
+            rel = path
         self.env.note_dependency(rel)
         try:
             registry = load_registry(path)
@@ -129,6 +134,10 @@ def _issue_cell(known: KnownIssue) -> nodes.Element:
     cell += kind
     if known.added:
         cell += nodes.paragraph("", known.added.isoformat(), classes=["bbwatch-added"])
+    if known.evidence:
+        evidence = nodes.paragraph(classes=["bbwatch-evidence"])
+        evidence += nodes.reference("", "evidence", refuri=known.evidence, internal=False)
+        cell += evidence
     return cell
 
 
