@@ -8,6 +8,10 @@ BUILDDIR := _build
 FLEETDIR ?= .fleet
 FLEETPORT ?= 8010
 PORT ?= 8000
+# The demo fleet's known-issues registry and issue list (demo numbers, links to
+# bbwatch-demo.invalid): only `make demo` uses them; `make html` reads docs/data/known-issues.toml.
+DEMO_REGISTRY := ext/bbwatch/fleet/demo-known-issues.toml
+DEMO_ISSUES := ext/bbwatch/fleet/demo-issues.json
 
 .PHONY: help venv html demo test lint linkcheck serve clean bench fleet-up fleet-down
 
@@ -38,10 +42,11 @@ html: $(STAMP)
 demo: $(STAMP)
 	@BBWATCH_BUILDBOT_URL="$$($(BIN)/bbwatch fleet up --dir $(FLEETDIR) --port $(FLEETPORT) --quiet)" || { echo "demo: could not start the local fleet" >&2; exit 2; }; \
 	echo "Local Buildbot fleet: $$BBWATCH_BUILDBOT_URL"; \
-	BBWATCH_BUILDBOT_URL="$$BBWATCH_BUILDBOT_URL" $(BIN)/sphinx-build -b html -c . --keep-going $(SPHINXOPTS) docs $(BUILDDIR)/html
+	BBWATCH_BUILDBOT_URL="$$BBWATCH_BUILDBOT_URL" BBWATCH_REGISTRY=$(DEMO_REGISTRY) $(BIN)/sphinx-build -b html -c . --keep-going $(SPHINXOPTS) docs $(BUILDDIR)/html
 	@echo
 	@echo "Site built against the local fleet: file://$(CURDIR)/$(BUILDDIR)/html/index.html"
 	@echo "Browse it with: make serve   (http://127.0.0.1:$(PORT)/)"
+	@echo "Try the CLI on a red build: $(BIN)/bbwatch match BUILD_URL --registry $(DEMO_REGISTRY) --issues $(DEMO_ISSUES)"
 	@echo "Stop the fleet with: $(BIN)/bbwatch fleet down --dir $(FLEETDIR)"
 
 test: $(STAMP)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bbwatch.fleet import DEMO_REGISTRY
 from bbwatch.fleet import scenarios as sc
 from sphinx.cmd.build import build_main
 
@@ -25,8 +26,10 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def pages(fleet: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     out = tmp_path_factory.mktemp("live-site")
-    saved = {k: os.environ.get(k) for k in ("BBWATCH_BUILDBOT_URL", "BBWATCH_OFFLINE")}
+    saved = {k: os.environ.get(k)
+             for k in ("BBWATCH_BUILDBOT_URL", "BBWATCH_OFFLINE", "BBWATCH_REGISTRY")}
     os.environ["BBWATCH_BUILDBOT_URL"] = fleet.url
+    os.environ["BBWATCH_REGISTRY"] = str(DEMO_REGISTRY)  # as `make demo` sets it
     os.environ.pop("BBWATCH_OFFLINE", None)
     try:
         status = build_main(["-b", "html", "-c", str(REPO), "-q", "-w", str(out / "warn.txt"),

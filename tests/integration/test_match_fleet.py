@@ -1,4 +1,5 @@
-"""`bbwatch match` on real builds of the local fleet, with the shipped registry (``fleet``)."""
+"""`bbwatch match` on real builds of the local fleet, with the demo fleet's registry
+(``bbwatch.fleet.DEMO_REGISTRY``, passed with ``--registry`` as the README does)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ from pathlib import Path
 import pytest
 import requests
 from bbwatch.cli import main
+from bbwatch.fleet import DEMO_REGISTRY
 from bbwatch.fleet import scenarios as sc
 from bbwatch.tracker import FileTracker
 
 pytestmark = pytest.mark.integration
 
-# scenario kind -> (classification, registry issue number or None) with docs/data's registry
+# scenario kind -> (classification, registry issue number or None) with the demo registry
 EXPECTED = {
     "flaky": ("flaky", 130201),
     "timeout": ("known", 130203),
@@ -38,7 +40,8 @@ def empty_issues(tmp_path: Path) -> Path:
 
 
 def _match(capsys, url: str, issues: Path, cache: Path) -> dict:
-    code = main(["match", url, "--issues", str(issues), "--json", "--cache-dir", str(cache)])
+    code = main(["match", url, "--issues", str(issues), "--registry", str(DEMO_REGISTRY), "--json",
+                 "--cache-dir", str(cache)])
     out, err = capsys.readouterr()
     assert code == 0, err
     return json.loads(out)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from bbwatch import analysis
 from bbwatch.analysis import Severity
-from bbwatch.fleet import scenarios
+from bbwatch.fleet import DEMO_REGISTRY, scenarios
 from bbwatch.registry import load_registry
 from bbwatch.snapshot import load_snapshot
 
@@ -19,7 +19,7 @@ SNAPSHOT = REPO / "tests" / "fixtures" / "snapshot"
 @pytest.fixture(scope="module")
 def picture() -> analysis.Analysis:
     fleet = load_snapshot(SNAPSHOT)
-    registry = load_registry(REPO / "docs" / "data" / "known-issues.toml")
+    registry = load_registry(DEMO_REGISTRY)  # the demo fleet's, for its scenarios
     return analysis.analyse(fleet, registry=registry, now=fleet.fetched_at)
 
 
@@ -75,7 +75,7 @@ def test_still_red_streak_start_suspect_and_classification(picture):
     assert problem.suspects[0].change.title == red.introduced_by
     assert problem.suspects[0].score >= 2  # touches the module the test tests
     assert red.test_ids[0] in problem.test_ids
-    assert problem.classification == "known"  # docs/data/known-issues.toml covers it
+    assert problem.classification == "known"  # the demo registry covers it
     assert problem.issues and problem.issues[0].source == "registry"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from pathlib import Path
 
@@ -13,6 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import REPO
+
+DEMO_REGISTRY = REPO / "ext" / "bbwatch" / "fleet" / "demo-known-issues.toml"
+DEMO_ISSUES = REPO / "ext" / "bbwatch" / "fleet" / "demo-issues.json"
 
 GOOD = """\
 repo = "python/cpython"
@@ -35,6 +39,7 @@ builders = "(?i)arm"
 branches = ["3.x"]
 added = "2026-11-21"
 notes = "  slow workers  "
+evidence = "https://buildbot.python.org/#/builders/1/builds/2"
 """
 
 
@@ -46,9 +51,10 @@ def test_loads_every_field():
         "failing", ("test_os.FileTests.test_foo",), added=dt.date(2026, 11, 20), line=3,
     )
     assert (second.url, second.message, second.builders, second.branches, second.added,
-            second.notes, second.line) == (
+            second.notes, second.evidence, second.line) == (
         "https://example.org/102", "Timeout|timed out", "(?i)arm", ("3.x",),
-        dt.date(2026, 11, 21), "slow workers", 10)
+        dt.date(2026, 11, 21), "slow workers", "https://buildbot.python.org/#/builders/1/builds/2",
+        10)
 
 
 def _entry_with(extra: str, number: int = 7) -> str:
@@ -84,6 +90,12 @@ def _entry_with(extra: str, number: int = 7) -> str:
          r"^reg\.toml:2: entry 1: 'number' must be a positive integer"),
         (_entry_with('url = "javascript:alert(1)"'),
          r"^reg\.toml:7: entry 1 \(#7\): 'url' must be an http\(s\) URL"),
+        (_entry_with('evidence = "javascript:alert(1)"'),
+         r"^reg\.toml:7: entry 1 \(#7\): 'evidence' must be an http\(s\) URL"),
+        (_entry_with('evidence = ["https://x"]'),
+         r"^reg\.toml:7: entry 1 \(#7\): 'evidence' must be an http\(s\) URL"),
+        (_entry_with('evidense = "https://x"'),
+         r"^reg\.toml:7: entry 1 \(#7\): unknown key 'evidense' \(allowed: .*evidence"),
         ('colour = "red"\n' + _entry_with(""),
          r"^reg\.toml:1: unknown top-level key 'colour'"),
         ('[[issue]\nnumber = 1\n', r"^reg\.toml: invalid TOML: .*line 1"),
@@ -133,11 +145,11 @@ def test_a_bare_method_name_is_not_a_test_file_pattern():
     assert not known.covers_test("test_posix", "test.test_posix.PosixTests.test_os")
 
 
-def test_shipped_registry_is_valid_and_aligned_with_the_fleet():
+def test_demo_registry_is_valid_and_aligned_with_the_fleet():
     from bbwatch.fleet import scenarios
 
-    registry = load_registry(REPO / "docs" / "data" / "known-issues.toml")
-    assert {k.kind for k in registry.issues} == {"flaky", "failing", "infra"}
+    registry = load_registry(DEMO_REGISTRY)
+    assert {k.kind for k in registry.issues} == {"flaky", "failing"}
     by_kind = {s.kind: s for s in scenarios.SCENARIOS}
 
     def failure(kind: str, message: str, failure_kind: str = "failed") -> Failure:
@@ -161,7 +173,72 @@ def test_shipped_registry_is_valid_and_aligned_with_the_fleet():
     assert registry.match(failure("env_changed", "os.environ was modified", "env_changed")) == []
 
 
-SHIPPED = (REPO / "docs" / "data" / "known-issues.toml").read_text()
+# -- production and demo registries: what each may hold -------------------------------------
+PRODUCTION = REPO / "docs" / "data" / "known-issues.toml"
+# anywhere in the file (what ../shared/hooks/before-stop greps for, and the demo tracker)
+DEMO_MARKERS = re.compile(r"test_bbw_|illustrative|local fleet|bbwatch-demo", re.IGNORECASE)
+# in the entries (the header comment may say where the demo registry is)
+DEMO_WORD = re.compile(r"\bdemo\b", re.IGNORECASE)
+
+
+def _production_markers(text: str) -> list[str]:
+    """The demo markers found in a production registry's text."""
+    entries = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    return ([m.group() for m in DEMO_MARKERS.finditer(text)]
+            + [m.group() for m in DEMO_WORD.finditer(entries)])
+
+
+def test_production_registry_holds_no_demo_entries():
+    text = PRODUCTION.read_text(encoding="utf-8")
+    assert _production_markers(text) == []
+    registry = load_registry(PRODUCTION)
+    demo = {k.number for k in load_registry(DEMO_REGISTRY).issues}
+    assert not demo & {k.number for k in registry.issues}
+    assert registry.repo == "python/cpython"
+    for known in registry.issues:  # real, checkable entries only (the registry may be empty)
+        assert known.url == f"https://github.com/python/cpython/issues/{known.number}", known
+        assert known.evidence, f"#{known.number} has no evidence link"
+        assert not known.tests == ("test_*",), f"#{known.number} covers every test"
+
+
+def test_the_production_marker_check_can_fail():
+    demo_text = DEMO_REGISTRY.read_text(encoding="utf-8")
+    assert _production_markers(demo_text)
+    # what the registry held before: a demo entry and an "illustrative" one
+    for line in ('title = "test_bbw_os: DescribeTests.test_describe_keys fails"',
+                 'notes = """Illustrative. Any test can fail this way"""',
+                 'notes = "Local fleet. lookup() stores every call"',
+                 'notes = "Demo: a made-up number"',
+                 'url = "https://bbwatch-demo.invalid/issues/130201"'):
+        assert _production_markers(PRODUCTION.read_text(encoding="utf-8") + line + "\n")
+
+
+def test_demo_registry_is_marked_and_links_nowhere_real():
+    text = DEMO_REGISTRY.read_text(encoding="utf-8")
+    header = text.split("[[issue]]", 1)[0]
+    assert "DEMO registry" in header and "demo numbers" in header.lower()
+    registry = load_registry(DEMO_REGISTRY)
+    assert registry.issues
+    for known in registry.issues:
+        assert known.url == f"https://bbwatch-demo.invalid/issues/{known.number}", known
+        assert known.notes.startswith("Demo (local fleet)"), known
+        assert "github.com" not in known.url
+    issues = json.loads(DEMO_ISSUES.read_text(encoding="utf-8"))
+    assert {k.number for k in registry.issues} <= {i["number"] for i in issues}
+    assert all(i["url"] == f"https://bbwatch-demo.invalid/issues/{i['number']}"
+               for i in issues)
+
+
+def test_no_demo_data_under_docs():
+    data = REPO / "docs" / "data"
+    for path in data.rglob("*"):
+        if path.is_file() and path != PRODUCTION:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            assert "test_bbw_" not in text and "bbwatch-demo" not in text, path
+
+
+# the demo file, whose entries are the realistic ones to mutate
+SHIPPED = DEMO_REGISTRY.read_text()
 
 
 @settings(max_examples=150, deadline=None)
