@@ -5,11 +5,14 @@ returns them) and :class:`BuildTests` (what one build's test step says per test 
 
 Rules, with the reasons behind them:
 
-- A build is *bad* when its result is FAILURE, EXCEPTION or RETRY, *good* when SUCCESS or
-  WARNINGS, and *neutral* otherwise (running, SKIPPED, CANCELLED): a cancelled build says nothing
-  about the tree, so it neither breaks nor extends a streak.
-- WARNINGS is good for streaks: the blamelist of a FAILURE streak starts after the last SUCCESS
-  *or WARNINGS* build (Buildbot's own blamelist wrongly spans long WARNINGS runs).
+- A build is *bad* when its result is FAILURE, EXCEPTION or RETRY, *good* when SUCCESS, and
+  *neutral* otherwise (running, SKIPPED, CANCELLED, WARNINGS): a neutral build neither ends nor
+  extends a builder's streak.
+- WARNINGS is neutral, as on CPython's release status dashboard (python/buildmaster-config
+  ``master/custom/release_dashboard.py``, ``Builder.problems``): the first failing build of a
+  streak is the oldest FAILURE after the last SUCCESS, and a WARNINGS build in between (a test
+  failed, then passed on re-run) does not end it. A builder whose latest verdict is WARNINGS has
+  no failing streak. The blamelist therefore runs back to the last SUCCESS, like Buildbot's own.
 - A test streak only looks at builds whose test step ran: a compile failure in the middle does
   not end (nor extend) a test's failing streak.
 - Flip rate follows TestGrid's flip analyser: runs of >= 3 consecutive failures are breakage and
@@ -30,7 +33,8 @@ MIN_FLIPS = 2  # flips on one builder needed before calling a test flaky from fl
 
 # result codes, so that a streak walk builds no Result enum per build
 _BAD_CODES = frozenset(int(r) for r in Result if r.is_bad)
-_GOOD_CODES = frozenset((int(Result.SUCCESS), int(Result.WARNINGS)))
+_GOOD_CODES = frozenset((int(Result.SUCCESS),))
+_WARNINGS = int(Result.WARNINGS)
 
 
 def is_bad(build: Build) -> bool:
@@ -114,9 +118,9 @@ def _blamelist(builds: Sequence[Build], first_failing: Build, last_good: Build |
     """Changes after ``last_good`` up to and including ``first_failing``, newest first.
 
     Neutral builds in between (cancelled, retried) carry changes too. A build's change list may
-    run back to the last SUCCESS (Buildbot's blamelist), so changes already built by
-    ``last_good`` or earlier — e.g. before an intervening WARNINGS build — are dropped: they
-    were green there, they cannot have broken the streak.
+    run back further than ``last_good`` (a rebuild, a change listed twice), so changes already
+    built by ``last_good`` or earlier are dropped: they were green there, they cannot have
+    broken the streak.
     """
     ordered = list(builds)  # newest first
     start = ordered.index(first_failing)
@@ -140,7 +144,10 @@ def _blamelist(builds: Sequence[Build], first_failing: Build, last_good: Build |
 def builder_streak(builds: Sequence[Build]) -> Streak | None:
     """The failing streak ending at the builder's latest verdict, or None if that is good.
 
-    ``builds`` are one builder's builds, newest first (running builds are ignored).
+    ``builds`` are one builder's builds, newest first (running builds are ignored). The latest
+    verdict is the newest SUCCESS, WARNINGS or bad build: when it is WARNINGS there is no
+    failing streak (the release dashboard shows a warning, not a failure); otherwise WARNINGS
+    builds inside the streak are skipped, and the streak reaches back to the last SUCCESS.
     """
     bad: list[Build] = []
     last_good: Build | None = None
@@ -150,6 +157,8 @@ def builder_streak(builds: Sequence[Build]) -> Streak | None:
         elif is_good(build):
             last_good = build
             break
+        elif build.results == _WARNINGS and not bad:
+            return None  # the latest verdict is a warning, not a failure
     if not bad:
         return None
     return Streak(tuple(bad), last_good, _blamelist(builds, bad[-1], last_good))

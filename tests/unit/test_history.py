@@ -51,18 +51,32 @@ def test_builder_streak_starts_after_last_good_build_and_skips_neutral_builds():
     assert [c.changeid for c in streak.blamelist] == [1004]
 
 
-def test_warnings_end_a_failure_streak_so_blamelist_is_not_since_last_success():
-    builds = _builds([S, W, W, W, F, F])
+def test_warnings_do_not_end_a_failure_streak_like_the_release_dashboard():
+    # release_dashboard.py (python/buildmaster-config) walks back from the latest FAILURE over
+    # WARNINGS builds to the last SUCCESS: its "Breaking build" here is build 3, not build 5.
+    builds = _builds([S, W, F, W, F, F])
     streak = history.builder_streak(builds)
     assert streak is not None
-    assert streak.last_good.number == 4
-    assert streak.length == 2
-    assert [c.changeid for c in streak.blamelist] == [1005]
+    assert [b.number for b in streak.builds] == [6, 5, 3]
+    assert streak.first_failing.number == 3
+    assert streak.last_good.number == 1 and streak.complete
+    # the blamelist runs back to the last SUCCESS, like Buildbot's own: build 2's change too
+    assert [c.changeid for c in streak.blamelist] == [1003, 1002]
+
+
+def test_latest_warnings_build_means_no_failing_streak():
+    # the dashboard shows "Warnings from ... build" for a builder whose latest build warns
+    assert history.builder_streak(_builds([S, F, F, W])) is None
+    assert history.builder_streak(_builds([F, W, C])) is None
+    # ... and a FAILURE after it starts a streak that reaches over it to the last SUCCESS
+    streak = history.builder_streak(_builds([S, W, W, W, F, F]))
+    assert streak is not None and streak.length == 2 and streak.last_good.number == 1
+    assert [c.changeid for c in streak.blamelist] == [1005, 1004, 1003, 1002]
 
 
 def test_blamelist_drops_changes_a_good_build_already_had():
-    # Buildbot lists changes since the last SUCCESS: build 3 repeats build 2's change.
-    builds = _builds([S, W, F])
+    # Buildbot may list a change again: build 3 repeats build 2's change, which built green.
+    builds = _builds([S, S, F])
     builds[0].changes.insert(0, builds[1].changes[0])
     streak = history.builder_streak(builds)
     assert [c.changeid for c in streak.blamelist] == [1003]

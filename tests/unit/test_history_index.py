@@ -143,7 +143,7 @@ def test_is_bad_and_is_good_from_codes_agree_with_the_result_enum():
             build = Build(1, 1, 1, code, complete)
             result = build.result if complete else None
             assert history.is_bad(build) == bool(result is not None and result.is_bad)
-            assert history.is_good(build) == (result in (Result.SUCCESS, Result.WARNINGS))
+            assert history.is_good(build) == (result == Result.SUCCESS)
 
 
 def test_same_revision_evidence_follows_revisions_in_first_seen_order_not_builders():
