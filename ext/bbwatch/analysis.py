@@ -26,6 +26,12 @@ EXCERPT_CHARS = 4000
 MASS_MIN_BUILDERS = 3  # builders failing at one change before problems collapse ...
 MASS_MIN_PROBLEMS = 3  # ... and how many distinct problems they must share
 INFRA_STEPS = ("git", "checkout", "svn", "configure", "compile", "install", "chmod", "make")
+# A failing configure, compile or install step is a *build failure*: usually a change broke the
+# build on that platform, so it is reported like a test failure (an issue with the ``build``
+# label, python/devguide triage/labels.rst), not handed to the worker owner. Only what the log
+# shows to be the worker's fault (a full disk) stays infrastructure; the watcher's page
+# (docs/watching/infrastructure.md, "Build failures") gives the rest of the rule.
+BUILD_KINDS = frozenset(("configure", "compile", "install", "make"))
 
 
 class Severity(enum.IntEnum):
@@ -162,8 +168,9 @@ class Occurrence:
 @dataclass
 class Problem:
     key: str
-    group: str  # "test" | "infra" | "mass"
-    kind: str  # "test" or the infra kind (compile, exception, disconnected, ...) or "mass"
+    group: str  # "test" | "build" | "infra" | "mass"
+    kind: str  # "test", the failing build step (compile, configure, ...), the infra kind
+    #            (exception, disconnected, disk-full, ...) or "mass"
     title: str
     test_file: str | None
     occurrences: list[Occurrence]
@@ -258,6 +265,11 @@ class Analysis:
     @property
     def test_problems(self) -> list[Problem]:
         return [p for p in self.problems if p.group in ("test", "mass")]
+
+    @property
+    def build_problems(self) -> list[Problem]:
+        """configure/compile failures: reported like test failures (``build`` label)."""
+        return [p for p in self.problems if p.group == "build"]
 
     @property
     def infra_problems(self) -> list[Problem]:
@@ -602,6 +614,7 @@ def _problems(
 ) -> list[Problem]:
     by_test: dict[str, Problem] = {}
     infra: dict[tuple[str, str], Problem] = {}
+    build_failures: dict[tuple[str, str], Problem] = {}
     for builder in fleet.builders:
         builds = fleet.builds.get(builder.builderid, [])
         latest = next((b for b in builds if b.complete and b.result is not None), None)
@@ -636,7 +649,12 @@ def _problems(
                 log = parsed.get(latest.buildid)
                 step = _failed_step(latest)
                 excerpt = log.tail if log else (step.state_string if step else latest.state_string)
-                _add_infra(infra, fleet, builder, latest, streak, kind, worker, excerpt or "")
+                if kind in BUILD_KINDS:
+                    _add_build(build_failures, fleet, builder, latest, streak, kind,
+                               excerpt or "")
+                else:
+                    _add_infra(infra, fleet, builder, latest, streak, kind, worker,
+                               excerpt or "")
     for worker in fleet.workers:
         if not worker.connected:
             for bid in worker.builderids:
@@ -647,7 +665,31 @@ def _problems(
                     continue
                 _add_infra(infra, fleet, builder, last, None, "disconnected", worker,
                            f"worker {worker.name} is not connected to the master")
-    return [*by_test.values(), *infra.values()]
+    return [*by_test.values(), *build_failures.values(), *infra.values()]
+
+
+def _add_build(
+    found: dict[tuple[str, str], Problem],
+    fleet: FleetData,
+    builder: Builder,
+    latest: Build,
+    streak: Streak | None,
+    kind: str,
+    excerpt: str,
+) -> None:
+    """A configure/compile failure: one problem per step and first failing revision, so one
+    breaking change on several builders is one report."""
+    start = streak.start_revision if streak is not None else None
+    where = start or builder.name
+    title = (f"{kind} fails since {start[:12]}" if start else f"{kind} fails on {builder.name}")
+    problem = found.setdefault(
+        (kind, where),
+        Problem(key=f"build:{kind}:{where}", group="build", kind=kind, title=title,
+                test_file=None, occurrences=[]),
+    )
+    problem.occurrences.append(
+        _occurrence(fleet, builder, latest, streak, kind, (), _cap(excerpt))
+    )
 
 
 def _add_infra(
@@ -695,7 +737,7 @@ def _collapse_mass(problems: list[Problem]) -> list[Problem]:
             continue
         occurrences = {o.builder.builderid: o for p in group for o in p.occurrences}
         tests = [p.test_file for p in group if p.test_file]
-        kinds = sorted({p.kind for p in group if p.group == "infra"})
+        kinds = sorted({p.kind for p in group if p.group in ("build", "infra")})
         what = ", ".join([*(f"{len(tests)} tests" for _ in [0] if tests), *kinds])
         mass = Problem(
             key=f"mass:{revision}",
@@ -740,7 +782,7 @@ def _match(problem: Problem, occ: Occurrence, registry, tracker, rerun: bool = F
 
     failure = _failure(problem, occ, rerun)
     issues, note = ([], None)
-    if tracker is not None and problem.group != "infra":
+    if tracker is not None and problem.group not in ("build", "infra"):
         issues, note = search_candidates(tracker, failure)
     matches = matching.rank(failure, issues, registry)
     verdict = matching.classify(failure, matches)
@@ -778,6 +820,11 @@ def _classify(
             if p.group == "infra":
                 p.classification = "infra"
                 continue
+            if p.group == "build":
+                blame = [c for o in p.occurrences if o.streak for c in o.streak.blamelist]
+                p.suspects = history.suspects(list({c.changeid: c for c in blame}.values()), None)
+                p.classification = verdict  # new until the registry covers it
+                continue
             if p.test_file and p.group == "test":
                 p.evidence, _ = flakiness(p.test_file)
                 blame = [c for o in p.occurrences if o.streak for c in o.streak.blamelist]
@@ -800,7 +847,7 @@ def _classify(
 
 
 def _sort_problems(problems: list[Problem]) -> list[Problem]:
-    order = {"mass": 0, "test": 1, "infra": 2}
+    order = {"mass": 0, "test": 1, "build": 2, "infra": 3}
     cls = {"new": 0, "known": 1, "flaky": 2, "infra": 3}
     return sorted(
         problems,

@@ -192,7 +192,7 @@ def context_from_occurrence(problem: Any, occ: Any, analysis: Any) -> TriageCont
     ctx.seed = _seed(analysis, occ.latest.buildid)
     ctx.suspects = _suspects(problem)
     ctx.notes = list(getattr(analysis, "notes", ()) or ())
-    if problem.group == "infra":
+    if problem.group in ("build", "infra"):  # a non-test failure: its own checklist
         ctx.infra = problem.kind
         ctx.excerpt = occ.excerpt
     elif problem.test_file:
@@ -232,7 +232,7 @@ def context_for_build(analysis: Any, builderid: int, number: int) -> TriageConte
         if occ.builder.builderid == builderid and occ.latest.number == number
     ]
     tests = [(p, o) for p, o in occurrences if p.group == "test" and p.test_file]
-    infra = [(p, o) for p, o in occurrences if p.group == "infra"]
+    infra = [(p, o) for p, o in occurrences if p.group in ("build", "infra")]
     if occurrences:
         ctx = _base_context(occurrences[0][1], analysis.fleet.base_url)
     else:

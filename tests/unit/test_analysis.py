@@ -137,13 +137,39 @@ def test_failures_are_grouped_per_test_across_builders_with_streak_start(picture
 
 def test_infrastructure_group_and_worker_to_contact(picture):
     infra = {p.kind: p for p in picture.problems if p.group == "infra"}
-    assert set(infra) == {"compile", "disconnected"}
-    assert [b.name for b in infra["compile"].builders] == ["AMD64 Rawhide 3.x"]
+    assert set(infra) == {"disconnected"}
     assert infra["disconnected"].workers[0].name == "worker-4"
     assert all(p.classification == "infra" for p in infra.values())
-    # a compile failure is not a test problem
+
+
+def test_compile_failure_is_a_build_failure_to_report_not_infrastructure(picture):
+    # One rule with docs/watching/infrastructure.md and docs/live/known-failures.md: a failing
+    # compile step is reported (build label), listed apart from tests and infrastructure.
+    builds = {p.kind: p for p in picture.build_problems}
+    assert set(builds) == {"compile"}
+    compile_failure = builds["compile"]
+    assert compile_failure.group == "build"
+    assert [b.name for b in compile_failure.builders] == ["AMD64 Rawhide 3.x"]
+    assert compile_failure.classification == "new"  # no registry: nobody reported it yet
+    assert compile_failure.suspects  # the breaking build's blamelist, ranked
+    assert compile_failure not in picture.infra_problems
+    # a compile failure is not a test problem either
     assert not any(o.builder.builderid == 3 for p in picture.test_problems
                    for o in p.occurrences)
+    # build failures sort after the test problems and before infrastructure
+    groups = [p.group for p in picture.problems]
+    assert groups.index("build") > max(i for i, g in enumerate(groups) if g in ("test", "mass"))
+    assert groups.index("build") < groups.index("infra")
+
+
+def test_one_breaking_change_on_several_builders_is_one_build_failure():
+    m = FleetMaker()
+    m.builder(1, "AMD64 A 3.x", ["3.x", "stable"], [OK, OK, COMPILE])
+    m.builder(2, "AMD64 B 3.x", ["3.x", "stable"], [OK, OK, COMPILE])
+    picture = analysis.analyse(m.fleet, now=NOW)
+    [problem] = picture.build_problems
+    assert sorted(b.name for b in problem.builders) == ["AMD64 A 3.x", "AMD64 B 3.x"]
+    assert problem.title.startswith("compile fails since ")
 
 
 def test_flaky_rows_list_the_flaky_test_not_deterministic_failures(picture):

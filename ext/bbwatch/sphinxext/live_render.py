@@ -266,17 +266,25 @@ def _status_row(row: BuilderRow, analysis: Analysis) -> list[nodes.Node]:
 
 def problems(rows: Sequence[Problem], analysis: Analysis, doc_link: DocLink) -> list[nodes.Node]:
     tests = [p for p in rows if p.group in ("test", "mass")]
+    builds = [p for p in rows if p.group == "build"]
     infra = [p for p in rows if p.group == "infra"]
     out: list[nodes.Node] = []
     counts = {c: sum(1 for p in tests if p.classification == c) for c in ("new", "known", "flaky")}
     summary = (f"{len(tests)} test problem{'s' if len(tests) != 1 else ''} "
                f"({counts['new']} new, {counts['known']} known, {counts['flaky']} flaky), "
-               f"{len(infra)} infrastructure problem{'s' if len(infra) != 1 else ''}.")
+               + (f"{len(builds)} build failure{'s' if len(builds) != 1 else ''}, "
+                  if builds else "")
+               + f"{len(infra)} infrastructure problem{'s' if len(infra) != 1 else ''}.")
     out.append(para(summary, classes=["bbwatch-summary"]))
     if not tests:
         out.append(para("No failing test right now.", classes=["bbwatch-empty"]))
     for problem in tests:
         out.append(_problem(problem, analysis, doc_link))
+    if builds:
+        # configure/compile failures are reported like test failures (the build label)
+        out.append(_text(nodes.rubric, "Build failures", ["bbwatch-build"]))
+        for problem in builds:
+            out.append(_problem(problem, analysis, doc_link))
     out.append(_text(nodes.rubric, "Infrastructure", ["bbwatch-infra"]))
     if not infra:
         out.append(para("No infrastructure problem right now.", classes=["bbwatch-empty"]))
