@@ -799,6 +799,14 @@ class BuildbotClient:
             self._remember(key, text)
         return text
 
+    def log(self, logid: int) -> Log:
+        """One log by its id (``api/v2/logs/ID``): what a pasted raw-log URL names."""
+        items = self._get_json(f"logs/{int(logid)}", "logs")
+        if not items:
+            raise BuildbotError("no such log", f"{self.api_url}logs/{int(logid)}",
+                                "not on the master")
+        return self._convert(_log, items[0], "log")
+
     def test_log(self, build: Build) -> str | None:
         """The stdio of the build's ``test`` step, or None if it has none."""
         log = _stdio_of(build.step("test"))

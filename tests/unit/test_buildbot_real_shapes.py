@@ -221,6 +221,7 @@ def server() -> Iterator[FakeServer]:
         srv.route(API + f"builds/{BUILDID}/steps", Reply.json(STEPS))
         srv.route(API + f"builds/{BUILDID}/changes", Reply.json(CHANGES))
         srv.route(API + f"steps/{TEST_STEPID}/logs", Reply.json(LOGS))
+        srv.route(API + f"logs/{TEST_LOGID}", Reply.json(LOGS))
         srv.route(API + f"logs/{TEST_LOGID}/raw",
                   Reply(body=(RAW_HEADER + LOG.read_text()).encode()))
         yield srv
@@ -309,3 +310,24 @@ def test_cli_parse_of_the_pasted_url(
     assert from_url["failed"] == from_file["failed"] and from_url["failed"]
     assert from_url["result"] == from_file["result"]
     assert err == ""
+
+
+def test_cli_parse_of_a_raw_log_url_by_id(
+    server: FakeServer, api_root: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The UI's download link of a log: that log, from the API root the rule gives."""
+    monkeypatch.setenv("BBWATCH_CACHE_DIR", str(tmp_path))
+    url = f"https://buildbot.python.org/all/api/v2/logs/{TEST_LOGID}/raw"
+    with BuildbotClient(url, backoff_factor=0.0) as client:
+        log = client.log(TEST_LOGID)
+        assert (log.logid, log.stepid, log.slug, log.complete) == (
+            TEST_LOGID, TEST_STEPID, "stdio", True)
+    assert main(["parse", url, "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["failed"] and err == ""
+    assert server.count(API + f"logs/{TEST_LOGID}/raw") == 1
+    # An unknown log id is one line on stderr.
+    assert main(["parse", f"{PY}api/v2/logs/999/raw"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "logs/999" in err

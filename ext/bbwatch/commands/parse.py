@@ -17,11 +17,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "parse",
         help="parse a regrtest (python -m test) log: failures, re-runs, crashes, leaks",
-        description="Parse a CPython regrtest log from a file, stdin (-) or a Buildbot build "
-        "URL (its 'test' step) and print which tests failed, how, and whether they passed "
-        "when re-run.",
+        description="Parse a CPython regrtest log from a file, stdin (-), a Buildbot build "
+        "URL (its 'test' step) or a raw log URL (.../api/v2/logs/ID/raw) and print which "
+        "tests failed, how, and whether they passed when re-run.",
     )
-    p.add_argument("source", metavar="SOURCE", help="log file, '-' for stdin, or a build URL")
+    p.add_argument("source", metavar="SOURCE",
+                   help="log file, '-' for stdin, a build URL or a raw log URL")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--timeout", type=float, default=20.0,
                    help="HTTP timeout in seconds for a build URL (default 20)")
@@ -93,15 +94,19 @@ def _fetch_test_log(url: str, timeout: float) -> str:
         raise _SourceError(f"cannot fetch build URLs: Buildbot client unavailable ({exc})") \
             from None
     cache_dir = getattr(buildbot, "default_cache_dir", _default_cache_dir)()
+    logid = _logid(url)  # a raw-log URL by id (.../api/v2/logs/ID/raw): that log itself
     try:
-        ref = parse_build_url(url)
+        ref = None if logid is not None else parse_build_url(url)
     except ValueError as exc:
         raise _SourceError(str(exc)) from None
     try:
-        with BuildbotClient(ref.base_url, cache_dir=cache_dir, timeout=timeout,
+        with BuildbotClient(ref.base_url if ref else url, cache_dir=cache_dir, timeout=timeout,
                             retries=1) as client:
-            _builder, build = client.resolve(ref)
-            text = client.test_log(build)
+            if ref is None:
+                text = client.log_text(client.log(logid or 0))
+            else:
+                _builder, build = client.resolve(ref)
+                text = client.test_log(build)
     except BuildbotError as exc:
         raise _SourceError(str(exc)) from None
     except OSError as exc:  # cache directory problems and the like
@@ -113,6 +118,15 @@ def _fetch_test_log(url: str, timeout: float) -> str:
     if text is None:
         raise _SourceError(f"build has no 'test' step log: {_safe(url)}")
     return text
+
+
+def _logid(url: str) -> int | None:
+    from bbwatch.buildbot import parse_url
+
+    try:
+        return parse_url(url).logid
+    except ValueError:
+        return None
 
 
 def _default_cache_dir() -> str:
