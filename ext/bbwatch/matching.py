@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bbwatch.tracker import Issue
+from bbwatch.tracker import Issue, stem
 
 if TYPE_CHECKING:
     from bbwatch.registry import KnownIssue, Registry
@@ -31,10 +31,14 @@ CONFIDENCE = {
     "registry": 0.95,
     "full id": 0.9,
     "Class.method": 0.85,
+    "file and method": 0.8,  # "test_asyncio failed: flaky `test_sendfile_...`"
     "method": 0.75,
     "file (whole-file failure)": 0.7,  # crash, timeout, env change, leak, no test id
+    # a package's sub-module failed and the title names only the package or only the module
+    "part of the file (whole-file failure)": 0.65,
     "class": 0.6,
     "file": 0.45,
+    "part of the file": 0.4,
     "message": 0.4,  # times the share of the message's words found in the issue
 }
 
@@ -215,6 +219,7 @@ def search_terms(f: Failure) -> list[str]:
     if cls:
         terms.append(cls)
     terms.append(f.test_file)
+    terms.extend(_file_parts(f.test_file))
     if f.message:
         message = normalise_message(f.message)
         if message:
@@ -260,6 +265,18 @@ def _short_message(message: str, limit: int = 72) -> str:
     return line
 
 
+def _file_parts(test_file: str) -> list[str]:
+    """A package sub-module's own name, then the package's: titles say either.
+
+    ``test_concurrent_futures.test_deadlock`` -> ``["test_deadlock",
+    "test_concurrent_futures"]``; a plain test file has no parts.
+    """
+    if "." not in test_file:
+        return []
+    parts = test_file.split(".")
+    return [parts[-1], parts[0]]
+
+
 # -- ranking -------------------------------------------------------------------------------
 _WORD = re.compile(r"\w+")
 _TITLE_FILE = re.compile(r"^\s*(?:\[[^\]]*\]\s*)?(test_\w+)\s*:")
@@ -276,7 +293,8 @@ def _contains(title: str, needle: str) -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def _needle(needle: str) -> re.Pattern[str]:
-    return re.compile(r"(?<![\w.])" + re.escape(needle.lower()) + r"(?![\w])")
+    # "test.test_regrtest.ArgsTestCase..." names test_regrtest too: allow the package prefix
+    return re.compile(r"(?<![\w.])(?:test\.)?" + re.escape(needle.lower()) + r"(?![\w])")
 
 
 # Words that say nothing about *which* failure it is: English glue and the usual exception names.
@@ -305,12 +323,21 @@ def message_similarity(message: str | None, issue: Issue) -> float:
 
 @functools.lru_cache(maxsize=1024)
 def _message_words(message: str) -> frozenset[str]:
-    return frozenset(_tokens(re.sub(r"<[A-Z]+>", " ", normalise_message(message))) - _GENERIC)
+    words = _tokens(re.sub(r"<[A-Z]+>", " ", normalise_message(message))) - _GENERIC
+    return frozenset(stem(w) for w in words)
 
 
 @functools.lru_cache(maxsize=8192)
 def _issue_words(title: str, body: str) -> frozenset[str]:
-    return frozenset(_tokens(f"{title}\n{body}"))
+    return frozenset(stem(w) for w in _tokens(f"{title}\n{body}"))
+
+
+def message_query(message: str) -> str:
+    """The telling words of a normalised message, in order: what to type in a full-text search
+    ("" when fewer than two: then the whole message is the better query)."""
+    words = list(dict.fromkeys(w for w in _WORD.findall(re.sub(r"<[A-Z]+>", " ", message).lower())
+                               if w not in _GENERIC))
+    return " ".join(words) if len(words) >= 2 else ""  # one word alone finds everything
 
 
 def _title_rule(f: Failure, issue: Issue) -> tuple[str, str] | None:
@@ -322,15 +349,36 @@ def _title_rule(f: Failure, issue: Issue) -> tuple[str, str] | None:
         return "full id", test_id
     if cls and method and _contains(title, f"{cls}.{method}"):
         return "Class.method", f"{cls}.{method}"
+    file_named = _file_named(f.test_file, title)
     if method and _contains(title, method):
+        if file_named:
+            return "file and method", f"{file_named}` and `{method}"
         return "method", method
+    parts = _file_parts(f.test_file)
+    part = parts[1] if parts and not file_named and _contains(title, parts[1]) else None
     whole_file = (not method and not cls) or f.kind != "failed"
-    if whole_file and _contains(title, f.test_file):
-        return "file (whole-file failure)", f.test_file
+    if whole_file and file_named:
+        return "file (whole-file failure)", file_named
+    if whole_file and part:
+        return "part of the file (whole-file failure)", part
     if cls and _contains(title, cls):
         return "class", cls
-    if _contains(title, f.test_file):
-        return "file", f.test_file
+    if file_named:
+        return "file", file_named
+    if part:
+        return "part of the file", part
+    return None
+
+
+def _file_named(test_file: str, title: str) -> str | None:
+    """How ``title`` names the test file: whole, or a sub-module by its own name (people say
+    ``test_deadlock`` for ``test_concurrent_futures.test_deadlock``). The package alone is
+    only a part: ``test_asyncio`` has dozens of modules."""
+    if _contains(title, test_file):
+        return test_file
+    parts = _file_parts(test_file)
+    if parts and _contains(title, parts[0]):
+        return parts[0]
     return None
 
 
@@ -340,10 +388,61 @@ _TEST_NAME = re.compile(r"\b(test_\w+|test[A-Z]\w*)")
 def _other_test_named(f: Failure, title: str) -> str | None:
     """A test method (not the file, not ours) that ``title`` names, if any."""
     _cls, method = split_test_id(f.test_id, f.test_file)
+    if not method:
+        return None  # a whole-file failure: any test the title names may be the one
+    names = {f.test_file, method, *_file_parts(f.test_file)}
     for name in _TEST_NAME.findall(title):
-        if name != f.test_file and name != method and not f.test_file.startswith(name):
+        if name not in names and not f.test_file.startswith(name):
             return name
     return None
+
+
+# What a title says about *how* a test failed and *where*, in the words real titles use: a
+# title that says "hangs on Windows refleaks buildbot" is likelier the one for a timeout on
+# "AMD64 Windows11 Refleaks 3.12" than one about the same test failing elsewhere.
+_KIND_TITLE_WORDS = {
+    "timed_out": re.compile(r"\b(?:hang|hangs|hung|timeouts?|timed out|deadlocks?|stuck)\b"),
+    "crashed": re.compile(r"\b(?:crash\w*|segfaults?|segmentation|fatal|aborts?|sigkill|"
+                          r"sigsegv|killed|overflows?)\b"),
+    "leaked": re.compile(r"\b(?:leak\w*|refleak\w*|reference)\b"),
+    "env_changed": re.compile(r"\b(?:env(?:ironment)? changed|altered|dangling|modified)\b"),
+}  # "fails" is in nearly every title: it tells nothing
+_FLAKY_TITLE_WORDS = re.compile(
+    r"\b(?:flaky|random\w*|intermittent\w*|sometimes|sporadic\w*|unstable)\b")
+# Builder families as titles name them (a title says "FreeBSD", the builder "AMD64 FreeBSD14").
+_FAMILIES = {
+    "windows": r"windows|win(?:32|64|10|11)?\b", "freebsd": r"freebsd", "macos": r"mac ?os|osx",
+    "s390x": r"s390x", "arm64": r"arm64|aarch64", "arm": r"\barm(?:v7)?\b|raspbian|raspberry",
+    "ppc64": r"ppc64", "refleaks": r"refleak|reference leak", "nogil": r"nogil|free.?thread",
+    "wasm": r"wasi|wasm|emscripten", "android": r"android", "ios": r"\bios\b",
+    "asan": r"\basan\b|address ?sanitizer", "tsan": r"\btsan\b|thread ?sanitizer",
+    "fedora": r"fedora", "rhel": r"rhel|centos", "debian": r"debian", "ubuntu": r"ubuntu",
+    "solaris": r"solaris", "aix": r"\baix\b", "pgo": r"\bpgo\b", "lto": r"\blto\b",
+}
+_FAMILY = {key: re.compile(pattern) for key, pattern in _FAMILIES.items()}
+AGREEMENT_BONUS = 0.02  # per word of kind or family the title shares with the failure
+MAX_AGREEMENT = 3
+
+
+@functools.lru_cache(maxsize=4096)
+def families(text: str) -> frozenset[str]:
+    """Builder families named in a builder name or a title: ``{"windows", "refleaks"}``."""
+    low = text.lower()
+    return frozenset(key for key, pattern in _FAMILY.items() if pattern.search(low))
+
+
+def _agreement(f: Failure, issue: Issue) -> list[str]:
+    """What the title says that fits this failure: its kind, flakiness, builder family."""
+    title = issue.title.lower()
+    found = []
+    kind = _KIND_TITLE_WORDS.get(f.kind)
+    if kind and kind.search(title):
+        found.append(_KIND_WORDS.get(f.kind, f.kind))
+    if f.passed_on_rerun and _FLAKY_TITLE_WORDS.search(title):
+        found.append("flaky")
+    if f.builder:
+        found.extend(sorted(families(f.builder) & families(issue.title)))
+    return found
 
 
 def _state_words(issue: Issue) -> str:
@@ -375,6 +474,10 @@ def _tracker_match(f: Failure, issue: Issue) -> Match | None:
         reason = f"issue text shares {similarity:.0%} of the words of the error message"
     else:
         return None
+    agree = _agreement(f, issue)
+    if agree:
+        confidence += AGREEMENT_BONUS * min(len(agree), MAX_AGREEMENT)
+        reason += f"; it says {', '.join(agree)}, like this failure"
     if not issue.is_open:
         confidence -= CLOSED_PENALTY
     return Match(issue, max(confidence, 0.0), f"{reason}; {_state_words(issue)}", "tracker", rule)
@@ -541,7 +644,8 @@ def method_from_frames(test_file: str, text: str) -> str | None:
     """
     if not test_file or not text:
         return None
-    frame = re.compile(r'File "[^"\n]*?(?:^|[/\\])' + re.escape(test_file)
+    path = r"[/\\]".join(re.escape(part) for part in test_file.split("."))  # package modules
+    frame = re.compile(r'File "[^"\n]*?(?:^|[/\\])' + path
                        + r'(?:[/\\][^"\n]*)?\.py", line \d+,? in (test\w*)')
     found = frame.findall(text)
     if not found:

@@ -65,9 +65,14 @@ def query_words(term: str) -> list[str]:
     return _WORD.findall(_MASK.sub(" ", term).lower())
 
 
+def stem(word: str) -> str:
+    """A word without its plural "s": "overflows" finds "overflow", as GitHub's search does."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
 def _matches(words: Sequence[str], text: str) -> bool:
-    tokens = set(_WORD.findall(text.lower()))
-    return bool(words) and all(word in tokens for word in words)
+    tokens = {stem(t) for t in _WORD.findall(text.lower())}
+    return bool(words) and all(stem(word) in tokens for word in words)
 
 
 def issue_from_dict(data: Any, where: str) -> Issue:
@@ -426,12 +431,19 @@ def search_candidates(tracker: Tracker, failure: Failure, *, exhaustive: bool = 
     ``exhaustive``. A tracker failure never raises: the issues found before it are kept and the
     note says "not checked: <reason>" (nothing found) or "partly checked: <reason>".
     """
-    from bbwatch.matching import KNOWN_THRESHOLD, rank, search_terms  # they import Issue
+    from bbwatch.matching import (  # they import Issue
+        KNOWN_THRESHOLD,
+        message_query,
+        rank,
+        search_terms,
+    )
 
     terms = search_terms(failure)
     queries: list[tuple[str, bool]] = [(t, True) for t in terms]
     if failure.message and len(terms) > 1:
-        queries[-1] = (terms[-1], False)
+        # full text, for the message's telling words: "Windows fatal exception: stack
+        # overflow" is searched as "windows stack overflow", as a watcher would type it
+        queries[-1] = (message_query(terms[-1]) or terms[-1], False)
     elif terms:
         queries.append((failure.test_file, False))
     found: dict[int, Issue] = {}

@@ -245,12 +245,13 @@ def test_old_ids_and_result_words(runs: dict[str, TestRun]) -> None:
 
 def test_excerpt_cut_mid_line_finds_test_from_frames(runs: dict[str, TestRun]) -> None:
     run = runs["hand-excerpt-timeout"]
-    # No progress line: the thread dump's frames name the package test file.
-    assert run.outcomes == {"test_asyncio": "timed_out"}
+    # No progress line: the thread dump's frames name the package's module (the same rule as
+    # for unittest ids: Lib/test/test_asyncio/test_events.py -> test_asyncio.test_events).
+    assert run.outcomes == {"test_asyncio.test_events": "timed_out"}
     [timeout] = run.timeouts
     assert timeout.message == "Timeout (0:15:00)!"
     assert run.truncated and run.result is None
-    assert "test_events.py" in run.excerpt("test_asyncio")
+    assert "test_events.py" in run.excerpt("test_asyncio.test_events")
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in SAMPLES.glob("*.log")))
