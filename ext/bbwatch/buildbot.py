@@ -106,11 +106,11 @@ class KnownMaster:
 
     web: str  # the root of the links watchers paste and we print
     api: str  # the REST API root, ending in api/v2/
-    paths: tuple[str, ...]  # path prefixes of its URLs that name this master
+    paths: tuple[str, ...]  # the root paths (rule step 1) that name this master
 
 
-# Host (lower case, no port) -> master. buildbot.python.org serves its UI at both / and the
-# legacy /all/, and its API only under /all/api/v2/; plain http:// is the same master.
+# Host (lower case; no port or the scheme's default) -> master. buildbot.python.org serves its
+# UI at both / and the legacy /all/, and its API only under /all/api/v2/; http:// is the same.
 KNOWN_MASTERS: dict[str, KnownMaster] = {
     "buildbot.python.org": KnownMaster(
         web="https://buildbot.python.org/",
