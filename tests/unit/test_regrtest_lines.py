@@ -443,3 +443,102 @@ def test_rerun_that_ran_nothing_keeps_the_crash(rerun: str) -> None:
     run = parse_text(text)
     assert run.outcomes["test_crash"] == "crashed"
     assert "test_crash" in run.failed and run.rerun_passed == []
+
+
+# --- partial excerpts: every piece of evidence counts (issue 12) -----------------------------
+@pytest.mark.parametrize(("text", "outcomes"), [
+    # a reporter's " -- ..." elision after the duration
+    ("0:12:40 load avg: 2.10 [301/478/2] test_socket failed (env changed) (1 min 3 sec) -- ...",
+     {"test_socket": "env_changed"}),
+    ("1:02:11 load avg: 0.50 [470/1] test.test_asyncio.test_subprocess process crashed "
+     "(Exit code 1)", {"test_asyncio.test_subprocess": "crashed"}),
+    ("test_sys leaked [12, 12, 12] references, sum=36", {"test_sys": "leaked"}),
+    ("test_os leaked [1, 1, 1] file descriptors, sum=3", {"test_os": "leaked"}),
+    ("Warning -- files was modified by test.test_concurrent_futures.test_wait",
+     {"test_concurrent_futures.test_wait": "env_changed"}),
+    ("Warning -- test_tempfile leaked temporary files (1): tmpabc",
+     {"test_tempfile": "env_changed"}),
+    ("Re-running test.test_asyncio.test_tasks in verbose mode",
+     {"test_asyncio.test_tasks": "failed"}),
+    ("FAIL: test_attributes (test.test_os.TestScandir.test_attributes)\n---\nAssertionError",
+     {"test_os": "failed"}),
+    ("test_hang (test.test_math.MathTests.test_hang) ... Timeout (0:20:00)!",
+     {"test_math": "timed_out"}),
+    ("test_x (test.test_importlib.test_locks.LockTests) ... Warning -- threading_cleanup() failed",
+     {"test_importlib.test_locks": "env_changed"}),
+    ("Current thread 0x00007f (most recent call first):\n"
+     '  File "/b/Lib/test/test_signal.py", line 9 in test_stress', {"test_signal": "crashed"}),
+    # the master's report, quoted back in an issue
+    ("> Failed tests:\n> \n> - test_asyncio\n> - test_ssl\n", {"test_asyncio": "failed",
+                                                             "test_ssl": "failed"}),
+])
+def test_partial_excerpt_evidence(text: str, outcomes: dict[str, str]) -> None:
+    run = parse_text(text + "\n")
+    assert run.outcomes == outcomes
+    assert run.failed == sorted(outcomes)
+    assert run.truncated
+
+
+@pytest.mark.parametrize("text", [
+    "0:00:31 load avg: 0.06 running (2): test_socket (30.0 sec), test_ssl (31.9 sec)",
+    "0:00:31 load avg: 0.06 [12/400] test_os passed -- running (1): test_ssl (1 min)",
+    "0:00:31 load avg: 0.06 [12/400] test_os passed (31.0 sec) -- ...",
+    "0:00:02 load avg: 0.10 [  3/400] test_zipfile skipped (resource denied)",
+    "Warning -- Dangling threads: {<Thread(x, started 1)>}",  # no test named: nobody accused
+])
+def test_lines_that_mention_a_test_do_not_fail_it(text: str) -> None:
+    assert parse_text(text + "\n").failed == []
+
+
+def test_a_final_summary_outranks_evidence_from_partial_lines() -> None:
+    text = """\
+Warning -- files was modified by test_os
+FAIL: test_x (test_shutil.T.test_x)
+----
+AssertionError
+----
+Ran 1 test in 0.1s
+
+== Tests result: FAILURE ==
+
+1 test failed:
+    test_shutil
+
+Total duration: 1 min
+Result: FAILURE
+"""
+    run = parse_text(text)
+    assert run.failed == ["test_shutil"]  # test_os's warning was forgiven by regrtest
+    assert run.outcomes["test_os"] == "passed"
+    assert not run.truncated
+
+
+def test_rerun_progress_line_before_its_header_means_passed_on_rerun() -> None:
+    # 3.11.7+ prints the re-run's progress line, then "Re-running test_x in verbose mode".
+    text = """\
+FAIL: test_map_timeout (test.test_concurrent_futures.test_process_pool.T.test_map_timeout)
+----------------------------------------------------------------------
+AssertionError: Lists differ
+----------------------------------------------------------------------
+Ran 57 tests in 120.147s
+0:22:41 load avg: 0.82 [1/1] test.test_concurrent_futures.test_process_pool passed
+Re-running test.test_concurrent_futures.test_process_pool in verbose mode (matching: x)
+"""
+    run = parse_text(text)
+    assert run.failed == []
+    assert run.rerun_passed == ["test_concurrent_futures.test_process_pool"]
+
+
+def test_env_changed_reasons_under_each_name() -> None:
+    text = """\
+2 tests altered the execution environment (env changed):
+    test_example:
+        os.environ was modified
+        sys.path was modified
+    test_other:
+        1 uncollectable object(s)
+
+Result: ENV CHANGED
+"""
+    run = parse_text(text)
+    assert run.outcomes == {"test_example": "env_changed", "test_other": "env_changed"}
