@@ -66,6 +66,7 @@ serve: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/parse.py
+	$(BIN)/python bench/accuracy.py
 	$(BIN)/python bench/fetch.py
 	$(BIN)/python bench/site.py
 
