@@ -61,9 +61,9 @@ class Progress:
     """What the command is doing, on stderr: one rewritten line on a terminal, else one plain
     line per phase (so logs of scripted runs stay readable)."""
 
-    def __init__(self, stream: TextIO = sys.stderr, phases: int = 5) -> None:
-        self.stream = stream
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+    def __init__(self, stream: TextIO | None = None, phases: int = 5) -> None:
+        self.stream = stream if stream is not None else sys.stderr  # today's, not import time's
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.phases = phases
         self.n = 0
 
