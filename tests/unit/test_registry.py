@@ -277,6 +277,10 @@ def test_page_renders_every_entry_escaped(built):
     assert "See &lt;img src=x onerror=alert(1)&gt; &amp; ask the owner." in html
     assert 'href="https://github.com/python/cpython/issues/4242"' in html
     assert 'href="https://tracker.example/issues/17?a=1&amp;b=2"' in html
+    # the evidence link, escaped like every other string from the file
+    assert ('<a class="reference external" href="https://buildbot.python.org/#/builders/345/'
+            'builds/8123?a=1&amp;b=&lt;2&gt;">evidence</a>') in html
+    assert html.count(">evidence</a>") == 1  # only the entry that has one
     assert 'id="known-issue-4242"' in html
     assert "3 reviewed entries (1 flaky, 1 failing, 1 infra)" in html
     assert "branches 3.x, 3.14" in html and "all branches" in html
