@@ -209,8 +209,8 @@ def test_recipe_configures_the_tracker_its_token_is_for() -> None:
 
 
 def test_deployment_page_shows_this_file() -> None:
-    page = (REPO / "docs" / "deployment.md").read_text()
-    assert "```{literalinclude} examples/rebuild.yml" in page
+    page = (REPO / "docs" / "maintaining" / "deployment.md").read_text()
+    assert "```{literalinclude} ../examples/rebuild.yml" in page
 
 
 # -- the build step, run ---------------------------------------------------------------------
