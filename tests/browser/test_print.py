@@ -144,12 +144,16 @@ def test_generic_checklists_print_one_per_page(served: str, tmp_path: Path) -> N
     keep_page1(tmp_path / "generic.pdf", "print-generic-page1")
     checklists = load_checklists()
     everything = flat(" ".join(pages))
-    for name in ("triage", "first-week"):
+    names = ("triage", "first-week", "new-issue", "analysis", "infrastructure")
+    for name in names:
         for step in checklists[name].steps:
             assert flat(step.title) in everything, f"{name}: {step.title!r} not printed"
-    first = next(i for i, p in enumerate(pages) if checklists["triage"].title in flat(p))
-    second = next(i for i, p in enumerate(pages) if checklists["first-week"].title in flat(p))
-    assert second > first, "each checklist starts on a page of its own"
+    starts = [next(i for i, p in enumerate(pages) if checklists[name].title in flat(p))
+              for name in names]
+    assert starts == sorted(set(starts)), "each checklist starts on a page of its own"
+    for name, start in zip(names, starts, strict=True):
+        last = flat(checklists[name].steps[-1].title)
+        assert last in flat(pages[start]), f"{name} does not fit on one page"
     assert "Reset this checklist" not in everything  # no screen-only controls on paper
     assert "Hide navigation sidebar" not in everything and "Back to top" not in everything
 

@@ -81,7 +81,8 @@ def test_every_test_scenario(capsys, kind):
     assert any(line in failure["excerpt"] for line in scenario.log_lines) or (
         method and method in failure["excerpt"])
     assert [s["id"] for s in data["steps"]] == [
-        "read-log", "search-method", "search-file", "search-text", "file-or-comment", "reply"]
+        "check-first", "read-log", "search-method", "search-file", "search-text",
+        "other-builders", "file-or-comment", "registry", "reply"]
     assert all(s["done"] is False and s["text"] for s in data["steps"])
 
 

@@ -48,8 +48,21 @@ def test_shipped_checklists_are_valid_and_complete():
     triage = checklists["triage"]
     # The watcher's procedure, in its order.
     assert [s.id for s in triage.steps] == [
-        "read-log", "search-method", "search-file", "search-text", "file-or-comment", "reply",
+        "check-first", "read-log", "search-method", "search-file", "search-text",
+        "other-builders", "file-or-comment", "registry", "reply",
     ]
+    # The other checklists follow the pages: new issues carry the seed and a re-search,
+    # analysis looks around before reproducing and ends with the revert, infrastructure asks
+    # "one worker or many?" before contacting the owner and ends with the reply.
+    ids = {name: [s.id for s in c.steps] for name, c in checklists.items()}
+    assert {"since-when", "command-and-seed"} <= set(ids["new-issue"])
+    assert ids["new-issue"][-2:] == ["re-search", "submit"]
+    analysis = ids["analysis"]
+    for look in ("other-builders", "flaky-history", "pythoninfo"):
+        assert analysis.index(look) < analysis.index("reproduce")
+    assert analysis[-1] == "revert"
+    infra = ids["infrastructure"]
+    assert infra.index("one-or-many") < infra.index("contact-owner") and infra[-1] == "reply"
     for checklist in checklists.values():
         assert checklist.steps and all(s.title and s.body for s in checklist.steps)
 
@@ -150,7 +163,8 @@ def test_directive_renders_real_checkboxes(site):
     triage = load_checklists()["triage"]
     assert _steps(index, "triage") == [s.id for s in triage.steps]
     assert _steps(index, "first-week") == [s.id for s in load_checklists()["first-week"].steps]
-    assert index.count('class="bbwatch-checklist-reset"') == 2
+    # One reset button per checklist on the page (the root shows all five).
+    assert index.count('class="bbwatch-checklist-reset"') == 5
     assert "_static/checklist.js" in index and "_static/checklist.css" in index
     assert "_static/print.css" in index
     assert (Path(app.outdir) / "_static" / "checklist.js").is_file()

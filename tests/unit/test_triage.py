@@ -133,7 +133,7 @@ def test_test_failures_get_the_triage_checklist(picture, checklists, test_file, 
     assert data["build_url"] in new["body"] and "rev4" in new["body"]
     assert failure["comment_text"].startswith(
         f"New failure on AMD64 Debian 3.x: {data['build_url']}")
-    assert [s["id"] for s in data["steps"]][:2] == ["read-log", "search-method"]
+    assert [s["id"] for s in data["steps"]][:3] == ["check-first", "read-log", "search-method"]
     assert all(s["done"] is False for s in data["steps"])
 
 
@@ -297,15 +297,16 @@ def test_json_and_text_hold_raw_values(checklists):
     assert data["builder"] == HOSTILE_BUILDER
     failure = data["failures"][0]
     assert failure["test_id"] == HOSTILE_TEST_ID and failure["excerpt"] == HOSTILE_EXCERPT
-    assert HOSTILE_BUILDER in data["steps"][0]["text"]
-    assert HOSTILE_EXCERPT in data["steps"][0]["text"]
+    read_log = next(s for s in data["steps"] if s["id"] == "read-log")
+    assert HOSTILE_BUILDER in data["steps"][0]["text"] and HOSTILE_BUILDER in read_log["text"]
+    assert HOSTILE_EXCERPT in read_log["text"]
     assert data["reply_text"].splitlines()[0] == "https://github.com/python/cpython/issues/4242"
     # The candidate the matcher found is shown with the search that finds it first.
     searches = {s["step"]: s for s in failure["searches"]}
     assert [m["number"] for m in searches["search-method"]["matches"]] == [4242]
     assert searches["search-file"]["matches"] == searches["search-text"]["matches"] == []
     text = to_text(triage)
-    assert HOSTILE_BUILDER in text and "[ ] 1. Read the test log" in text
+    assert HOSTILE_BUILDER in text and "[ ] 2. Read the test log" in text
 
 
 def test_new_issue_body_round_trips(checklists):
