@@ -32,3 +32,25 @@ def repo() -> Path:
 def _no_api_root_override(monkeypatch: pytest.MonkeyPatch) -> None:
     """A developer's ``BBWATCH_API_ROOT`` must not send test clients to another master."""
     monkeypatch.delenv("BBWATCH_API_ROOT", raising=False)
+
+
+@pytest.fixture(scope="session")
+def whole_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The handbook (``docs/`` with the root ``conf.py``) built once per session, offline:
+    ``(html folder, "<exit status>\n<warnings>")``. Whole-site tests share it, so the site is
+    built once however many of them run."""
+    from sphinx.cmd.build import build_main
+
+    out = tmp_path_factory.mktemp("site")
+    warnings = out / "warnings.txt"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("BBWATCH_OFFLINE", "1")  # never reach a master from tests
+    mp.delenv("BBWATCH_BUILDBOT_URL", raising=False)
+    try:
+        status = build_main(
+            ["-b", "html", "-c", str(REPO), "-W", "--keep-going", "-q", "-w", str(warnings),
+             "-d", str(out / "doctrees"), str(REPO / "docs"), str(out / "html")]
+        )
+    finally:
+        mp.undo()
+    return out / "html", f"{status}\n{warnings.read_text()}"

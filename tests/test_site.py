@@ -7,7 +7,6 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from sphinx.cmd.build import build_main
 
 from tests.conftest import REPO
 
@@ -15,24 +14,9 @@ DOCS = REPO / "docs"
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module) -> tuple[Path, str]:
-    out = tmp_path_factory.mktemp("site")
-    warnings = out / "warnings.txt"
-    status = build_main(
-        ["-b", "html", "-c", str(REPO), "-W", "--keep-going", "-q", "-w", str(warnings),
-         "-d", str(out / "doctrees"), str(DOCS), str(out / "html")]
-    )
-    return out / "html", f"{status}\n{warnings.read_text()}"
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    # The site must not reach the internet in tests: live blocks run offline here.
-    mp = pytest.MonkeyPatch()
-    mp.setenv("BBWATCH_OFFLINE", "1")
-    mp.delenv("BBWATCH_BUILDBOT_URL", raising=False)
-    yield mp
-    mp.undo()
+def site(whole_site: tuple[Path, str]) -> tuple[Path, str]:
+    # The session's one build of the whole site (tests/conftest.py), offline.
+    return whole_site
 
 
 def _sources() -> list[Path]:
