@@ -598,7 +598,7 @@ def failures_from_run(run: Any, builder: str | None = None, branch: str | None =
         ))
 
     messages: dict[str, tuple[str, str]] = {}
-    methods: dict[str, str] = {}  # from the thread dump of a crash or timeout
+    ids: dict[str, str] = {}  # the verbose line's test id, else the thread dump's method
     for kind, entries in (("timed_out", _field(run, "timeouts", ())),
                           ("crashed", _field(run, "crashes", ()))):
         for entry in entries or ():
@@ -606,9 +606,14 @@ def failures_from_run(run: Any, builder: str | None = None, branch: str | None =
             text = _field(entry, "message") or _field(entry, "line") or ""
             if test_file and test_file not in messages:
                 messages[test_file] = (kind, str(text))
-            method = method_from_frames(test_file or "", _field(entry, "detail") or "")
-            if test_file and method:
-                methods.setdefault(test_file, method)
+            if not test_file:
+                continue
+            test_id = canonical_test_id(_field(entry, "test_id"))
+            method = method_from_frames(test_file, _field(entry, "detail") or "")
+            if test_id:
+                ids.setdefault(test_file, test_id)
+            elif method:
+                ids.setdefault(test_file, f"{test_file}.{method}")
     for leak in _field(run, "leaks", ()) or ():
         test_file = _field(leak, "test_file")
         counts = list(_field(leak, "counts", []) or [])
@@ -630,7 +635,7 @@ def failures_from_run(run: Any, builder: str | None = None, branch: str | None =
             text = notes.get(test_file) or ""
         if not text and test_file in outcomes:
             text = f"{test_file} {_OUTCOME_WORDS.get(kind, outcomes[test_file])}"
-        test_id = f"{test_file}.{methods[test_file]}" if test_file in methods else None
+        test_id = ids.get(test_file)
         failures.append(Failure(test_file, test_id, builder, branch, text or None, kind,
                                 test_file in rerun_passed))
     return failures

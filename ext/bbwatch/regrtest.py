@@ -69,6 +69,7 @@ class Timeout:
     kind: str = "faulthandler"
     rerun: bool = False
     detail: str = ""  # head of the thread dump
+    test_id: str | None = None  # the verbose "test_x (test.test_y.Cls.test_x) ..." line's
 
 
 @dataclass
@@ -80,6 +81,7 @@ class Crash:
     exit: str | None = None  # "Exit code -6 (SIGABRT)" when the progress line gave it
     rerun: bool = False
     detail: str = ""  # head of the thread dump / traceback
+    test_id: str | None = None  # the verbose "test_x (test.test_y.Cls.test_x) ..." line's
 
 
 @dataclass
@@ -224,7 +226,12 @@ def _interesting_starts(text: str) -> list[int]:
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _QUOTE = re.compile(r"^(?:> ?)+")
-_VERBOSE = re.compile(r"^(?P<method>\w+) \((?P<path>[\w.]+)\)[^.]*?\.\.\. ")
+_STAMP = re.compile(r"^(?:\[ *\d+s\] |\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z )")
+# C assertions that abort the process: glibc's and MSVC's wording
+_C_ASSERT = re.compile(r"(?:^[\w./-]+: [\w./\\-]+\.[ch]:\d+: .*Assertion [`'\"]"
+                       r"|^Assertion failed: .+, file .+, line \d+$)")
+_LOOK_BACK = 8192  # characters searched back for the verbose line of a crash or a hang
+_VERBOSE = re.compile(r"^(?P<method>\w+) \((?P<path>[\w.]+)\)[^.]*?\.\.\.(?: |$)")
 _ORPHAN_DUMP = re.compile(r"^(?:Current thread|Thread) 0x[0-9a-fA-F]+ \(most recent call first\):")
 _MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>=|~])")
 _MD_SIGNS = ("\\_\\_", "\\<", "\\>", "\\=", "\\*", "\\[", "\\#")
@@ -371,6 +378,14 @@ def file_of_id(test_id: str) -> str:
     return ".".join(module)
 
 
+def _verbose_id(prefix: str) -> str | None:
+    """The test id of a verbose ``test_x (test.test_y.Cls.test_x) ... `` line (prefix)."""
+    m = _VERBOSE.match(prefix)
+    if not m:
+        return None
+    return _split_case_header(f"{m.group('method')} ({m.group('path')})")[0]
+
+
 def _split_case_header(rest: str) -> tuple[str, str | None]:
     """Split a header: ``test_foo (test.test_os.FileTests) (i=1)`` -> id and ``(i=1)``.
 
@@ -440,6 +455,7 @@ class Parser:
         self._running: list[str] = []  # from the last "-- running (N): ..." or heartbeat
         self._markdown = False
         self._lines = 0  # interesting lines read so far
+        self._text, self._start = "", 0  # the text being fed and where the current line starts
         self._last_result: tuple[str, int] | None = None  # (test, line) of the last progress
         self._oneliners: dict[str, tuple[str, str, str]] = {}  # test -> (word, exc, traceback)
         # The block being read line by line (None: skipping uninteresting lines fast).
@@ -522,7 +538,9 @@ class Parser:
                     self._lines += 1
                     self._last_result = (name, self._lines)
                     continue
+            self._text, self._start = text, start  # for a look back at the lines skipped
             self.feed_line(line)
+        self._text = ""
 
     def feed_line(self, line: str) -> None:
         if len(line) > MAX_LINE:
@@ -539,6 +557,9 @@ class Parser:
     def _clean(self, line: str) -> str:
         if line[:1] == ">" and (line[1:2] in (" ", "") or line[:3] == "> >"):
             line = _QUOTE.sub("", line)  # a pasted report quoted back ("> ") in an issue
+        elif line[:1] == "[" and "s] " in line[:12] or line[:2] == "20" and "Z " in line[:34]:
+            # a build service's "[ 1122s] " or GitHub Actions' "2024-01-05T10:00:00.1234567Z "
+            line = _STAMP.sub("", line)
         if "\r" in line:
             line = line.rstrip("\r")
             if "\r" in line:  # a terminal redraw: the text after the last \r is what showed
@@ -628,15 +649,18 @@ class Parser:
             return
         m = _TIMEOUT.search(stripped)
         if m:
-            test = self._owner(self._verbose_test(stripped[:m.start()]))
-            self._start_dump(Timeout(test, m.group(0), "faulthandler", self._rerun),
-                             stripped[m.start():])
+            test_id = _verbose_id(stripped[:m.start()]) or self._recent_id()
+            test = self._owner(file_of_id(test_id) or None if test_id else None)
+            self._start_dump(Timeout(test, m.group(0), "faulthandler", self._rerun,
+                                     test_id=test_id), stripped[m.start():])
             return
-        m = _FATAL.search(stripped)
+        m = _FATAL.search(stripped) or _C_ASSERT.search(stripped)
         if m:
-            test = self._owner(self._verbose_test(stripped[:m.start()]))
-            self._start_dump(Crash(test, m.group(0).strip(), "fatal_error",
-                                   rerun=self._rerun), m.group(0))
+            test_id = _verbose_id(stripped[:m.start()]) or self._recent_id()
+            test = self._owner(file_of_id(test_id) or None if test_id else None)
+            message = m.group(0).strip().lstrip(": ")[:300]
+            self._start_dump(Crash(test, message, "fatal_error", rerun=self._rerun,
+                                   test_id=test_id), message)
             return
         if _ORPHAN_DUMP.match(stripped):
             # The middle of a faulthandler dump, its "Timeout"/"Fatal Python error" header not
@@ -776,14 +800,22 @@ class Parser:
             return current or module
         return module
 
-    @staticmethod
-    def _verbose_test(prefix: str) -> str | None:
-        """The test file of a verbose ``test_x (test.test_y.Cls.test_x) ... `` line prefix."""
-        m = _VERBOSE.match(prefix)
-        if not m:
+    def _recent_id(self) -> str | None:
+        """The test id of the last verbose ``test_x (test.test_y.Cls.test_x) ...`` line before
+        the current line (since the last progress line), looked for only when a crash or a
+        hang needs an owner: its process was running that module."""
+        text, end = self._text, self._start
+        if not text or end <= 0:
             return None
-        test_id, _sub = _split_case_header(f"{m.group('method')} ({m.group('path')})")
-        return file_of_id(test_id) or None
+        window = text[max(0, end - _LOOK_BACK):end]
+        for line in reversed(window.splitlines()):
+            line = self._clean(line).strip()
+            if _PROGRESS.match(line):
+                return None
+            test_id = _verbose_id(line)
+            if test_id:
+                return test_id
+        return None
 
     def _running_now(self) -> list[str]:
         """The tests running at this point of the log, as far as it says."""
@@ -808,7 +840,9 @@ class Parser:
         at = stripped.index("Warning -- ")
         text = stripped[at:]
         m = _MODIFIED_BY.search(text) or _ALTERED_BY.match(text)
-        named = regrtest_name(m.group("name")) if m else self._verbose_test(stripped[:at])
+        verbose = None if m else _verbose_id(stripped[:at])
+        named = regrtest_name(m.group("name")) if m else (file_of_id(verbose) or None
+                                                          if verbose else None)
         if named and not m:
             named = self._owner(named)
         name = named or self._current
@@ -1062,6 +1096,7 @@ class Parser:
             if old.test_file == crash.test_file and old.rerun == crash.rerun and (
                 old.kind != "uncaught_exception" and crash.kind != "uncaught_exception"
             ):
+                old.test_id = old.test_id or crash.test_id
                 if crash.kind == "exit_code":
                     old.exit = old.exit or crash.exit
                 elif old.kind == "exit_code":

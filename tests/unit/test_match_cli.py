@@ -59,8 +59,10 @@ def test_json_contract(capsys, files):
     assert code == 0, err
     report = json.loads(out)
     failures = by_id(report)
-    assert set(failures) >= {"test_bb_fail.FailTests.test_assert", "test_bb_crash.test_abort",
-                             "test_bb_flaky.FlakyTests.test_flaky", "test_bb_timeout.test_hang"}
+    assert set(failures) >= {"test_bb_fail.FailTests.test_assert",
+                             "test_bb_crash.CrashTests.test_abort",
+                             "test_bb_flaky.FlakyTests.test_flaky",
+                             "test_bb_timeout.TimeoutTests.test_hang"}
     for f in report["failures"]:
         assert {"test_file", "test_id", "search_terms", "suggested_title", "candidates"} <= set(f)
         confidences = [c["confidence"] for c in f["candidates"]]
@@ -79,7 +81,7 @@ def test_json_contract(capsys, files):
     flaky = failures["test_bb_flaky.FlakyTests.test_flaky"]
     assert [(c["number"], c["source"]) for c in flaky["candidates"]] == [(200, "registry")]
     assert flaky["classification"] == "flaky"
-    timeout = failures["test_bb_timeout.test_hang"]
+    timeout = failures["test_bb_timeout.TimeoutTests.test_hang"]
     assert timeout["candidates"][0]["state"] == "closed"
     assert "maybe reopen" in timeout["candidates"][0]["reason"]
     assert timeout["classification"] == "new"

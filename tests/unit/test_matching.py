@@ -257,13 +257,15 @@ def test_failures_from_a_real_312_log():
     flaky = by_id[("test_bb_flaky", "test_bb_flaky.FlakyTests.test_flaky")]
     assert flaky.passed_on_rerun and flaky.builder == "AMD64 Debian 3.x" and flaky.branch == "3.x"
     kinds = {f.test_file: (f.kind, f.test_id) for f in failures if f.kind != "failed"}
-    # crash and timeout: the method comes from the thread dump's frame in the test file
-    assert kinds == {"test_bb_crash": ("crashed", "test_bb_crash.test_abort"),
-                     "test_bb_timeout": ("timed_out", "test_bb_timeout.test_hang"),
+    # crash and timeout: the full id of the verbose line the crash or hang interrupted
+    # (without one, the method of the thread dump's frame in the test file)
+    assert kinds == {"test_bb_crash": ("crashed", "test_bb_crash.CrashTests.test_abort"),
+                     "test_bb_timeout": ("timed_out", "test_bb_timeout.TimeoutTests.test_hang"),
                      "test_bb_envchanged": ("env_changed", None)}
     crash = next(f for f in failures if f.test_file == "test_bb_crash")
     assert crash.message == "Fatal Python error: Aborted"
-    assert suggest_title(crash) == "test_bb_crash: test_abort crashes on AMD64 Debian 3.x"
+    assert suggest_title(crash) == \
+        "test_bb_crash: CrashTests.test_abort crashes on AMD64 Debian 3.x"
     assert by_id[("test_bb_sub", "test_bb_sub.SubTests.test_unexpected")].message == \
         "UNEXPECTED SUCCESS"
 
