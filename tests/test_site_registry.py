@@ -23,6 +23,7 @@ from bbwatch.registry import load_registry
 from bbwatch.sphinxext.config import registry_path
 from bbwatch.sphinxext.live import get_analysis
 from sphinx.application import Sphinx
+from sphinx.util.docutils import docutils_namespace, patch_docutils
 
 from tests.conftest import REPO
 
@@ -44,11 +45,14 @@ def _build(out: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> Sphinx:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     warnings = StringIO()
-    app = Sphinx(str(DOCS), str(REPO), str(out / "html"), str(out / "doctrees"), "html",
-                 confoverrides={"bbwatch_snapshot": str(SNAPSHOT),
-                                "bbwatch_cache_dir": str(out / "cache")},
-                 status=StringIO(), warning=warnings, freshenv=True)
-    app.build()
+    # like sphinx-build: docutils' registries are restored afterwards, so later Sphinx apps
+    # in this process do not find our nodes and directives already registered
+    with patch_docutils(str(REPO)), docutils_namespace():
+        app = Sphinx(str(DOCS), str(REPO), str(out / "html"), str(out / "doctrees"), "html",
+                     confoverrides={"bbwatch_snapshot": str(SNAPSHOT),
+                                    "bbwatch_cache_dir": str(out / "cache")},
+                     status=StringIO(), warning=warnings, freshenv=True)
+        app.build()
     WARNINGS[app] = warnings.getvalue()
     return app
 

@@ -148,9 +148,9 @@ def test_markdown_text_and_html_formats(capsys):
     url = url_of(BY_KIND["crash"])
     code, md, _ = triage(capsys, url, "--source", SOURCE, "--tracker", "none",
                          "--format", "markdown")
-    assert code == 0 and md.startswith("# Triage: ") and "- [ ] **1. Read the test log**" in md
+    assert code == 0 and md.startswith("# Triage: ") and "- [ ] **2. Read the test log**" in md
     code, text, _ = triage(capsys, url, "--source", SOURCE, "--tracker", "none")
-    assert code == 0 and "[ ] 1. Read the test log" in text and "Fatal Python error" in text
+    assert code == 0 and "[ ] 2. Read the test log" in text and "Fatal Python error" in text
     code, page, _ = triage(capsys, url, "--source", SOURCE, "--tracker", "none",
                            "--format", "html")
     assert code == 0 and page.startswith("<!DOCTYPE html>")
