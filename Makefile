@@ -10,8 +10,8 @@ FLEETPORT ?= 8010
 PORT ?= 8000
 # The demo fleet's known-issues registry and issue list (demo numbers, links to
 # bbwatch-demo.invalid): only `make demo` uses them; `make html` reads docs/data/known-issues.toml.
-DEMO_REGISTRY := ext/bbwatch/fleet/demo-known-issues.toml
-DEMO_ISSUES := ext/bbwatch/fleet/demo-issues.json
+DEMO_REGISTRY := ext/bbwatch_fleet/demo-known-issues.toml
+DEMO_ISSUES := ext/bbwatch_fleet/demo-issues.json
 
 .PHONY: help venv html demo test lint linkcheck serve clean bench fleet-up fleet-down
 

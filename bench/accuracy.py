@@ -28,8 +28,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the corpus loader lives with the tests that share it
 
 from bbwatch.commands.match import match_report  # noqa: E402
-from bbwatch.regrtest import parse_file  # noqa: E402
-from bbwatch.tracker import FileTracker, issue_from_dict  # noqa: E402
+from bbwatch.logs.regrtest import parse_file  # noqa: E402
+from bbwatch.triage.tracker import FileTracker, issue_from_dict  # noqa: E402
 
 from tests.realcorpus import RealCase, load_cases, load_distractors  # noqa: E402
 

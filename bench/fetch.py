@@ -114,7 +114,7 @@ def naive_fetch(fixture: Fixture, history: int, branches: tuple[str, ...], sampl
 
 
 def client_fetch(url: str, cache: Path, history: int, branches: tuple[str, ...]):
-    from bbwatch.buildbot import BuildbotClient
+    from bbwatch.source.sync import BuildbotClient
 
     client = BuildbotClient(url, cache_dir=cache)
     start = time.perf_counter()
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
 
         args.history = BBWatchConfig().history
     try:
-        import bbwatch.buildbot  # noqa: F401
+        import bbwatch.source.sync  # noqa: F401
     except ImportError as exc:
         print(f"bench/fetch.py: the client is not available ({exc})", file=sys.stderr)
         return 2

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bbwatch import regrtest
-from bbwatch.analysis import Analysis
-from bbwatch.parsecache import to_json
+from bbwatch.logs import regrtest
+from bbwatch.source.parsecache import to_json
 from bbwatch.sphinxext import live
+from bbwatch.triage.rows import Analysis
 from fleetdata import Fleet
 from scalefleet import serve
 

@@ -18,10 +18,10 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from bbwatch.fleet import DEMO_REGISTRY
-from bbwatch.registry import load_registry
 from bbwatch.sphinxext.config import registry_path
 from bbwatch.sphinxext.live import get_analysis
+from bbwatch.triage.registry import load_registry
+from bbwatch_fleet import DEMO_REGISTRY
 from sphinx.application import Sphinx
 from sphinx.util.docutils import docutils_namespace, patch_docutils
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bbwatch.triage import (
+from bbwatch.triage.context import (
     BuildLink,
     Candidate,
     FailureContext,

@@ -1,3 +1,3 @@
-from bbwatch.cli import main
+from bbwatch.commands.main import main
 
 raise SystemExit(main())

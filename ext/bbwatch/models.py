@@ -1,7 +1,8 @@
 """Plain dataclasses for the Buildbot domain, shared by the client, the analysis and the pages.
 
 They mirror Buildbot's REST API v2 resources (see ``shared/reference/cpython-ci.md`` §4) but keep
-only what bbwatch uses. Everything below the client works on these, never on raw JSON.
+only what bbwatch uses. Everything below the client works on these, never on raw JSON. This
+module imports nothing from bbwatch.
 """
 
 from __future__ import annotations

@@ -21,9 +21,10 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from bbwatch.checklist import load_checklists
 from bbwatch.commands.triage import standalone_html
-from bbwatch.triage import fill, triage_docname
+from bbwatch.triage.checklist import load_checklists
+from bbwatch.triage.context import triage_docname
+from bbwatch.triage.fill import fill
 from sphinx.testing.util import SphinxTestApp
 
 from tests.conftest import REPO

@@ -1,7 +1,7 @@
 """The real local Buildbot fleet, started once per test session (``bbwatch fleet up``).
 
 Set ``BBWATCH_TEST_FLEET_URL`` (e.g. ``http://127.0.0.1:8010/``) to reuse a fleet that is
-already running instead of starting one; it must run the history of ``bbwatch.fleet.scenarios``.
+already running instead of starting one; it must run the history of ``bbwatch_fleet.scenarios``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The client against the real local Buildbot fleet (``fleet`` fixture, started once per session).
 
-Expected values come from the fleet's manifest ``bbwatch.fleet.scenarios``, never hard-coded.
+Expected values come from the fleet's manifest ``bbwatch_fleet.scenarios``, never hard-coded.
 """
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
-from bbwatch.buildbot import BuildbotClient, BuildbotError, build_url, parse_build_url
-from bbwatch.fleet import scenarios as sc
+from bbwatch.errors import BuildbotError
 from bbwatch.models import FleetData, Result
-from bbwatch.snapshot import SnapshotSource, load_snapshot
+from bbwatch.source.snapshot import SnapshotSource, load_snapshot
+from bbwatch.source.sync import BuildbotClient
+from bbwatch.source.urls import build_url, parse_build_url
+from bbwatch_fleet import scenarios as sc
 
 pytestmark = pytest.mark.integration
 
@@ -180,7 +182,7 @@ def test_warm_fetch_asks_nothing_about_completed_builds(
 
 
 def test_snapshot_save_from_the_fleet(fleet: Any, tmp_path: Path, cache_dir: Path) -> None:
-    from bbwatch.cli import main
+    from bbwatch.commands.main import main
 
     out = tmp_path / "snap"
     assert (

@@ -39,7 +39,7 @@ pytestmark = pytest.mark.integration
 
 RECIPE = REPO / "docs" / "examples" / "rebuild.yml"
 CANARY = "ghp_deployRecipeCanary0123456789abcdef"
-# Only in the fake tracker: the "new" crash of the local fleet (bbwatch.fleet.scenarios,
+# Only in the fake tracker: the "new" crash of the local fleet (bbwatch_fleet.scenarios,
 # deliberately in no registry, and the recipe reads the production one) becomes known through it.
 ISSUE = {"number": 990001, "state": "open",
          "title": "test_bbw_parser crashes with SIGABRT on aarch64 CentOS10 LTO 3.14"}

@@ -1,4 +1,4 @@
-"""The real fleet's history matches ``bbwatch.fleet.scenarios`` (checked via the REST API)."""
+"""The real fleet's history matches ``bbwatch_fleet.scenarios`` (checked via the REST API)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from functools import cache
 
 import pytest
 import requests
-from bbwatch.fleet import scenarios
+from bbwatch_fleet import scenarios
 
 pytestmark = pytest.mark.integration
 
@@ -210,7 +210,7 @@ def test_down_then_up_keeps_the_history(fleet) -> None:
     """`down` stops exactly the fleet's processes; `up` restarts them from the same state."""
     if fleet.dir is None:
         pytest.skip("reusing BBWATCH_TEST_FLEET_URL; its directory is unknown")
-    from bbwatch.fleet import control
+    from bbwatch_fleet import control
 
     builds = len(_get.__wrapped__(fleet.api, "builds?field=buildid")["builds"])
     basedirs = [fleet.dir / "master"] + sorted((fleet.dir / "workers").iterdir())

@@ -1,6 +1,6 @@
 """The live pages of the real site built against the real local fleet (``fleet`` fixture).
 
-Expected values come from the fleet's manifest (``bbwatch.fleet.scenarios``): every builder
+Expected values come from the fleet's manifest (``bbwatch_fleet.scenarios``): every builder
 with its latest result, each still-red failure once with its classification, streak start and
 suspect change, and the flaky test (and only it) on the flaky page.
 """
@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bbwatch.fleet import DEMO_REGISTRY
-from bbwatch.fleet import scenarios as sc
+from bbwatch_fleet import DEMO_REGISTRY
+from bbwatch_fleet import scenarios as sc
 from sphinx.cmd.build import build_main
 
 from tests.conftest import REPO

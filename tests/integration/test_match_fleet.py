@@ -1,5 +1,5 @@
 """`bbwatch match` on real builds of the local fleet, with the demo fleet's registry
-(``bbwatch.fleet.DEMO_REGISTRY``, passed with ``--registry`` as the README does)."""
+(``bbwatch_fleet.DEMO_REGISTRY``, passed with ``--registry`` as the README does)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from bbwatch.cli import main
-from bbwatch.fleet import DEMO_REGISTRY
-from bbwatch.fleet import scenarios as sc
-from bbwatch.tracker import FileTracker
+from bbwatch.commands.main import main
+from bbwatch.triage.tracker import FileTracker
+from bbwatch_fleet import DEMO_REGISTRY
+from bbwatch_fleet import scenarios as sc
 
 pytestmark = pytest.mark.integration
 

@@ -2,7 +2,7 @@
 
 Most tests read the recorded snapshot of the local fleet (``tests/fixtures/snapshot``, via
 ``--source snapshot:DIR``) so they run anywhere in milliseconds; the scenario table comes from
-the fleet's manifest (``bbwatch.fleet.scenarios``). Tests marked ``integration`` run the same
+the fleet's manifest (``bbwatch_fleet.scenarios``). Tests marked ``integration`` run the same
 command against the real fleet (``fleet`` fixture). Nothing leaves 127.0.0.1.
 """
 
@@ -19,9 +19,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from bbwatch.cli import main
+from bbwatch.commands.main import main
 from bbwatch.commands.triage import Progress
-from bbwatch.fleet import scenarios as sc
+from bbwatch_fleet import scenarios as sc
 
 from tests.conftest import REPO
 from tests.httpfake import FakeServer, Reply
@@ -231,7 +231,7 @@ def test_progress_rewrites_one_line_on_a_terminal():
 def test_real_fleet(fleet: Any, kind: str, tmp_path: Path) -> None:
     scenario = BY_KIND[kind]
     base = fleet.url if fleet.url.endswith("/") else fleet.url + "/"
-    from bbwatch.buildbot import BuildbotClient
+    from bbwatch.source.sync import BuildbotClient
 
     with BuildbotClient(base) as client:
         ids = {b.name: b.builderid for b in client.builders()}
@@ -259,7 +259,7 @@ def test_github_tracker_is_asked_each_question_once(capsys, monkeypatch):
         calls.append((term, in_title))
         return []
 
-    monkeypatch.setattr("bbwatch.tracker.GitHubTracker.search", search)
+    monkeypatch.setattr("bbwatch.triage.tracker.GitHubTracker.search", search)
     code, out, err = triage(capsys, url_of(BY_KIND["fail"]), "--source", SOURCE,
                             "--tracker", "github", "--no-cache", "--format", "json")
     assert code == 0, err

@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from bbwatch import analysis, history
-from bbwatch.analysis import Severity
 from bbwatch.models import Build, Builder, Change, FleetData, Result, Step, Worker
-from bbwatch.registry import parse_registry
+from bbwatch.triage import analysis, history, rows
+from bbwatch.triage.registry import parse_registry
+from bbwatch.triage.rows import Severity
 
 SAMPLES = Path(__file__).parent / "samples" / "regrtest"
 FULL = (SAMPLES / "real-313-full.log").read_text()  # 5 failing test files, 2 flaky ones
@@ -102,7 +102,7 @@ def test_status_is_grouped_by_branch_and_ordered_by_severity(picture):
         "3.x: 2 release-blocking failures, 1 unstable failure, 1 disconnected, 1 green"
     )
     debian = main.rows[0]
-    assert analysis.describe_streak(debian.streak, NOW) == (
+    assert rows.describe_streak(debian.streak, NOW) == (
         "failing since build #3 (3 builds, 3 days)"
     )
     assert debian.build_url.endswith("/#/builders/1/builds/5")

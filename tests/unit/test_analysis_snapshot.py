@@ -1,15 +1,15 @@
 """analyse() on the recorded snapshot of the real local fleet, checked against its manifest
-(bbwatch.fleet.scenarios): every builder with its result, each still-red scripted failure once
+(bbwatch_fleet.scenarios): every builder with its result, each still-red scripted failure once
 with its streak start and suspect change, the flaky test and only it on the flaky list."""
 
 from __future__ import annotations
 
 import pytest
-from bbwatch import analysis
-from bbwatch.analysis import Severity
-from bbwatch.fleet import DEMO_REGISTRY, scenarios
-from bbwatch.registry import load_registry
-from bbwatch.snapshot import load_snapshot
+from bbwatch.source.snapshot import load_snapshot
+from bbwatch.triage import analysis
+from bbwatch.triage.registry import load_registry
+from bbwatch.triage.rows import Severity
+from bbwatch_fleet import DEMO_REGISTRY, scenarios
 
 from tests.conftest import REPO
 

@@ -1,4 +1,4 @@
-"""bbwatch.atomic: whole files or nothing, and no temp files left behind."""
+"""bbwatch.source.atomic: whole files or nothing, and no temp files left behind."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from bbwatch import atomic
+from bbwatch.source import atomic
 
 
 def test_write_replaces_whole_file_and_creates_parents(tmp_path: Path) -> None:

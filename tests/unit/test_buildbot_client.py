@@ -7,14 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bbwatch.buildbot import (
-    BuildbotClient,
-    BuildbotError,
-    _tail_text,
-    open_client,
-    parse_build_url,
-)
+from bbwatch.errors import BuildbotError
 from bbwatch.models import Log, Result
+from bbwatch.source.logtext import tail_text as _tail_text
+from bbwatch.source.open import open_client
+from bbwatch.source.sync import BuildbotClient
+from bbwatch.source.urls import parse_build_url
 from hypothesis import given
 from hypothesis import strategies as st
 

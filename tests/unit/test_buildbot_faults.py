@@ -7,8 +7,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from bbwatch.buildbot import BuildbotClient, BuildbotError
+from bbwatch.errors import BuildbotError
 from bbwatch.models import Log
+from bbwatch.source.sync import BuildbotClient
 
 from tests.fakemaster import FakeMaster
 from tests.httpfake import FakeServer, Reply, Request

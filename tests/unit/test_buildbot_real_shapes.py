@@ -21,9 +21,10 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
-from bbwatch.buildbot import API_ROOT_ENV, BuildbotClient, build_url, parse_build_url
-from bbwatch.cli import main
+from bbwatch.commands.main import main
 from bbwatch.models import Result
+from bbwatch.source.sync import BuildbotClient
+from bbwatch.source.urls import API_ROOT_ENV, build_url, parse_build_url
 
 from tests.httpfake import FakeServer, Reply, Request
 

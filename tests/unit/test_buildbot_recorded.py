@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from bbwatch.models import Result
-from bbwatch.snapshot import SnapshotSource
+from bbwatch.source.snapshot import SnapshotSource
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "snapshot"
 
@@ -42,8 +42,8 @@ def test_recorded_test_logs_hold_the_regrtest_summary(recorded: SnapshotSource) 
 
 
 def test_recorded_matches_the_fleet_manifest(recorded: SnapshotSource) -> None:
-    """Re-record (see the README) whenever bbwatch.fleet.scenarios changes."""
-    from bbwatch.fleet import scenarios as sc
+    """Re-record (see the README) whenever bbwatch_fleet.scenarios changes."""
+    from bbwatch_fleet import scenarios as sc
 
     data = recorded.fetch_fleet()
     by_name = {b.name: b for b in recorded.builders()}

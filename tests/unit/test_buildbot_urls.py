@@ -1,7 +1,7 @@
 """Buildbot URLs: every form watchers paste -> the master's web and API roots and the resource
 it names (``master_urls``, ``parse_url``, ``parse_build_url``), and the URLs we print.
 
-The rule (``bbwatch.buildbot.master_urls``): buildbot.python.org, with or without ``/all/``,
+The rule (``bbwatch.source.urls.master_urls``): buildbot.python.org, with or without ``/all/``,
 ``http`` or ``https``, is web ``https://buildbot.python.org/`` and API
 ``https://buildbot.python.org/all/api/v2/``; any other master's API is ``<root>api/v2/``;
 ``BBWATCH_API_ROOT`` (or ``api_root=``) overrides the API root.
@@ -10,7 +10,7 @@ The rule (``bbwatch.buildbot.master_urls``): buildbot.python.org, with or withou
 from __future__ import annotations
 
 import pytest
-from bbwatch.buildbot import (
+from bbwatch.source.urls import (
     API_ROOT_ENV,
     BuildbotURL,
     BuildRef,

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bbwatch.buildbot import BuildbotClient
-from bbwatch.cache import DiskCache, MemoryCache, namespace_for, open_cache
+from bbwatch.source.cache import DiskCache, MemoryCache, namespace_for, open_cache
+from bbwatch.source.sync import BuildbotClient
 
 from tests.fakemaster import FakeMaster
 from tests.httpfake import FakeServer
@@ -87,7 +87,7 @@ def test_failed_write_keeps_the_old_entry(tmp_path: Path, monkeypatch) -> None: 
     def boom(*a: object, **k: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr("bbwatch.atomic.os.replace", boom)
+    monkeypatch.setattr("bbwatch.source.atomic.os.replace", boom)
     with pytest.raises(OSError, match="disk full"):
         cache.put("k", {"v": 2})
     monkeypatch.undo()
@@ -106,7 +106,7 @@ def test_namespaces_per_master(tmp_path: Path) -> None:
 WORKER = textwrap.dedent(
     """
     import sys
-    from bbwatch.cache import DiskCache
+    from bbwatch.source.cache import DiskCache
     cache = DiskCache(sys.argv[1])
     me = int(sys.argv[2])
     bad = 0

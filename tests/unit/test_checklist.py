@@ -7,13 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
-from bbwatch.checklist import (
-    PLACEHOLDERS,
-    ChecklistError,
-    load_checklist,
-    load_checklists,
-    placeholders,
-)
+from bbwatch.errors import ChecklistError
+from bbwatch.triage.checklist import PLACEHOLDERS, load_checklist, load_checklists, placeholders
 
 REQUIRED = ("triage", "new-issue", "analysis", "infrastructure", "first-week")
 
@@ -175,7 +170,7 @@ def test_directive_renders_real_checkboxes(site):
 
 
 def test_per_failure_pages_are_generated_and_escaped(site):
-    from bbwatch.triage import triage_docname
+    from bbwatch.triage.context import triage_docname
 
     from tests.triage_samples import HOSTILE_BUILDER, hostile_context
 

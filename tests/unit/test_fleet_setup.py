@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from bbwatch.fleet import control, repo, scenarios
+from bbwatch_fleet import control, repo, scenarios
 
 
 def test_manifest_is_consistent() -> None:
@@ -87,7 +87,7 @@ def test_regrtest_sees_the_regression_at_its_commit(tmp_path: Path) -> None:
 
 
 def test_prioritize_renderer_raises_for_an_unmapped_module() -> None:
-    from bbwatch.fleet import mastercfg
+    from bbwatch_fleet import mastercfg
 
     assert mastercfg.test_for_path("Lib/test/test_bbw_os.py") == "test_bbw_os"
     assert mastercfg.test_for_path("Lib/bbw_calc.py") == "test_bbw_calc"

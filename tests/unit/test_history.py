@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bbwatch import history
-from bbwatch.history import BuildTests
+from bbwatch.logs.parsed import BuildTests
 from bbwatch.models import Build, Change, Result
+from bbwatch.triage import history
 
 S, W, F, E, C = Result.SUCCESS, Result.WARNINGS, Result.FAILURE, Result.EXCEPTION, Result.CANCELLED
 

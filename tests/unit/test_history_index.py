@@ -8,9 +8,10 @@ properties, from changes or none, and ``seen`` sets, so every evidence kind show
 
 from __future__ import annotations
 
-from bbwatch import history
-from bbwatch.history import BuildTests, HistoryIndex
+from bbwatch.logs.parsed import BuildTests
 from bbwatch.models import Build, Change, Result
+from bbwatch.triage import history
+from bbwatch.triage.history import HistoryIndex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

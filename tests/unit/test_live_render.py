@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bbwatch import analysis
 from bbwatch.models import Result
 from bbwatch.sphinxext import live_render as render
+from bbwatch.triage import analysis
 from docutils import nodes
 
 from tests.unit.test_analysis import FAIL, NOW, OK, FleetMaker

@@ -15,12 +15,12 @@ import dataclasses
 import sys
 
 import pytest
-from bbwatch import analysis
-from bbwatch.fleet import DEMO_REGISTRY
 from bbwatch.models import Result
-from bbwatch.registry import load_registry
-from bbwatch.snapshot import load_snapshot
+from bbwatch.source.snapshot import load_snapshot
 from bbwatch.sphinxext import live_render as render
+from bbwatch.triage import analysis, rows
+from bbwatch.triage.registry import load_registry
+from bbwatch_fleet import DEMO_REGISTRY
 from docutils import nodes
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -52,14 +52,14 @@ def synthetic_analysis() -> analysis.Analysis:
     picture.notes.append("tracker \u2066note\u2069 \x7f")
     # a flaky problem with an issue (rendered from any Problem: built here, not by analyse)
     row = picture.flaky[0]
-    row.issue = analysis.IssueLink("https://github.com/python/cpython/issues/1", "gh-1 flaky",
+    row.issue = rows.IssueLink("https://github.com/python/cpython/issues/1", "gh-1 flaky",
                                    "registry")
     evidence = [*row.evidence, dataclasses.replace(row.evidence[0], kind="same-revision")]
     row.evidence = evidence
     mass = next(p for p in picture.problems if p.group == "mass")
     picture.problems.append(dataclasses.replace(
         mass.children[0], key="flaky-one", classification="flaky", evidence=evidence,
-        suspects=mass.suspects, issues=[analysis.IssueLink(
+        suspects=mass.suspects, issues=[rows.IssueLink(
             "javascript:alert(1)", "evil\x1b[1m", "tracker", "matched \u202etitle")]))
     return picture
 

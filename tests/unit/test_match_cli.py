@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from bbwatch.cli import main
+from bbwatch.commands.main import main
 
 from tests.fakegithub import FakeGitHub
 
@@ -182,7 +182,7 @@ def _empty(tmp_path: Path) -> Path:
 
 def test_new_issue_body_fences_the_excerpt_safely():
     from bbwatch.commands.match import _issue_body
-    from bbwatch.matching import Failure
+    from bbwatch.domain import Failure
 
     class Run:
         def excerpt(self, test_file: str) -> str:

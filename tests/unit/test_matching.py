@@ -6,21 +6,19 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from bbwatch.matching import (
+from bbwatch.domain import Failure, Issue, canonical_test_id, split_test_id
+from bbwatch.logs.failures import failures_from_run
+from bbwatch.triage.matching import (
     MAX_MESSAGE,
-    Failure,
     Match,
-    canonical_test_id,
     classify,
-    failures_from_run,
     normalise_message,
     rank,
     search_terms,
-    split_test_id,
     suggest_title,
 )
-from bbwatch.registry import parse_registry
-from bbwatch.tracker import FileTracker, Issue
+from bbwatch.triage.registry import parse_registry
+from bbwatch.triage.tracker import FileTracker
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -125,7 +123,7 @@ def test_normalise_message(message, expected):
     ],
 )
 def test_message_line_finds_the_error_in_an_excerpt(text, line):
-    from bbwatch.matching import message_line
+    from bbwatch.triage.matching import message_line
 
     assert message_line(text) == line
 
@@ -246,7 +244,7 @@ def test_classify():
 
 # -- from parsed logs ----------------------------------------------------------------------
 def test_failures_from_a_real_312_log():
-    from bbwatch.regrtest import parse_file
+    from bbwatch.logs.regrtest import parse_file
 
     run = parse_file(SAMPLES / "real-312-full.log")
     failures = failures_from_run(run, "AMD64 Debian 3.x", "3.x")
@@ -272,7 +270,7 @@ def test_failures_from_a_real_312_log():
 
 def test_first_run_traceback_without_a_header_gives_the_method():
     """-j first runs print "test test_x failed -- Traceback": the frames name the method."""
-    from bbwatch.regrtest import parse_text
+    from bbwatch.logs.regrtest import parse_text
 
     log = (
         "0:00:00 load avg: 3.39 [5/5/1] test_bbw_events failed (1 failure)\n"
@@ -306,13 +304,13 @@ def test_first_run_traceback_without_a_header_gives_the_method():
     ],
 )
 def test_method_from_frames(text, method):
-    from bbwatch.matching import method_from_frames
+    from bbwatch.logs.failures import method_from_frames
 
     assert method_from_frames("test_p" if "test_os" not in text else "test_os", text) == method
 
 
 def test_failures_from_a_flaky_only_log():
-    from bbwatch.regrtest import parse_file
+    from bbwatch.logs.regrtest import parse_file
 
     failures = failures_from_run(parse_file(SAMPLES / "real-313-flaky.log"))
     assert [(f.test_id, f.passed_on_rerun) for f in failures] == \
@@ -320,7 +318,7 @@ def test_failures_from_a_flaky_only_log():
 
 
 def test_failures_from_an_empty_run():
-    from bbwatch.regrtest import parse_text
+    from bbwatch.logs.regrtest import parse_text
 
     assert failures_from_run(parse_text("")) == []
 
@@ -329,7 +327,7 @@ def test_failures_from_an_empty_run():
 def _first_failure(case: dict) -> Failure:
     builder, branch = case.get("builder"), case.get("branch")
     if "log" in case:
-        from bbwatch.regrtest import parse_text
+        from bbwatch.logs.regrtest import parse_text
 
         failures = failures_from_run(parse_text(case["log"]), builder, branch)
         assert failures, "the log excerpt gave no failure"

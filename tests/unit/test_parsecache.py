@@ -1,7 +1,7 @@
 """The parsed-test-log cache: a warm analysis parses nothing, bad entries are parsed again.
 
 Fleets come from ``test_analysis.FleetMaker`` with real regrtest logs, so the parser path is
-the production one; parse calls are counted through ``bbwatch.regrtest.parse_text``.
+the production one; parse calls are counted through ``bbwatch.logs.regrtest.parse_text``.
 """
 
 from __future__ import annotations
@@ -10,8 +10,11 @@ import json
 from pathlib import Path
 
 import pytest
-from bbwatch import analysis, parsecache, regrtest
-from bbwatch.parsecache import ParsedLogCache, from_json, to_json
+from bbwatch.logs import parsed as parsed_logs
+from bbwatch.logs import regrtest
+from bbwatch.source import parsecache
+from bbwatch.source.parsecache import ParsedLogCache, from_json, to_json
+from bbwatch.triage import analysis
 
 from tests.unit.test_analysis import FAIL, FLAKY, FULL, NOW, OK, WARN, FleetMaker
 
@@ -48,7 +51,7 @@ def picture(a: analysis.Analysis) -> tuple:
 
 
 def test_round_trip_of_a_real_parse_is_equal() -> None:
-    parsed = analysis.parse_log(FULL, True)
+    parsed = parsed_logs.parse_log(FULL, True)
     assert parsed.tests.failed and parsed.excerpts and parsed.outcomes and parsed.seed
     again = from_json(json.loads(json.dumps(to_json(parsed))))
     assert again == parsed
@@ -123,7 +126,7 @@ def test_another_log_under_the_same_buildid_is_parsed_not_served(
     cache = ParsedLogCache(tmp_path)
     result = analysis.analyse(other, now=NOW, parsed_cache=cache)
     assert parses == [len(FLAKY)]
-    assert result.parsed[buildid] == analysis.parse_log(FLAKY, True)
+    assert result.parsed[buildid] == parsed_logs.parse_log(FLAKY, True)
 
 
 def test_a_parser_change_invalidates_every_entry(
@@ -173,7 +176,7 @@ def test_a_new_parser_version_drops_the_old_versions_entries(
 
 
 def test_lookup_by_identity_needs_no_text_and_never_crosses_identities(tmp_path: Path) -> None:
-    parsed = analysis.parse_log(FULL, True)
+    parsed = parsed_logs.parse_log(FULL, True)
     cache = ParsedLogCache(tmp_path)
     cache.idents = {7: "logs/70-8388608@1000"}
     cache.put(7, parsed)
@@ -193,7 +196,7 @@ def test_lookup_by_identity_needs_no_text_and_never_crosses_identities(tmp_path:
 
 def test_an_identity_of_the_wrong_type_drops_the_entry(tmp_path: Path) -> None:
     cache = ParsedLogCache(tmp_path)
-    cache.put(7, analysis.parse_log(FULL, True))
+    cache.put(7, parsed_logs.parse_log(FULL, True))
     path = cache.path_for(7)
     entry = json.loads(path.read_text())
     entry["ident"] = ["not", "a", "string"]
@@ -204,7 +207,7 @@ def test_an_identity_of_the_wrong_type_drops_the_entry(tmp_path: Path) -> None:
 def test_the_pack_serves_lookups_in_one_read_and_only_for_the_same_identity(
     tmp_path: Path,
 ) -> None:
-    parsed = analysis.parse_log(FULL, True)
+    parsed = parsed_logs.parse_log(FULL, True)
     cache = ParsedLogCache(tmp_path)
     cache.idents = {7: "logs/70-8@1", 8: "logs/80-8@2"}
     for bid in (7, 8, 9):  # 9 has no identity (a running build): never packed
@@ -228,7 +231,7 @@ def test_the_pack_serves_lookups_in_one_read_and_only_for_the_same_identity(
 
 
 def test_a_torn_pack_is_dropped_and_the_files_still_answer(tmp_path: Path) -> None:
-    parsed = analysis.parse_log(FULL, True)
+    parsed = parsed_logs.parse_log(FULL, True)
     cache = ParsedLogCache(tmp_path)
     cache.idents = {7: "logs/70-8@1"}
     cache.put(7, parsed)

@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 import pytest
-from bbwatch.regrtest import parse_file
+from bbwatch.logs.regrtest import parse_file
 
 from tests.conftest import REPO
 from tests.realcorpus import LOGS, CorpusError, _case, load_cases, load_distractors

@@ -8,15 +8,16 @@ import re
 from pathlib import Path
 
 import pytest
-from bbwatch.matching import Failure
-from bbwatch.registry import KnownIssue, RegistryError, load_registry, parse_registry
+from bbwatch.domain import Failure
+from bbwatch.errors import RegistryError
+from bbwatch.triage.registry import KnownIssue, load_registry, parse_registry
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import REPO
 
-DEMO_REGISTRY = REPO / "ext" / "bbwatch" / "fleet" / "demo-known-issues.toml"
-DEMO_ISSUES = REPO / "ext" / "bbwatch" / "fleet" / "demo-issues.json"
+DEMO_REGISTRY = REPO / "ext" / "bbwatch_fleet" / "demo-known-issues.toml"
+DEMO_ISSUES = REPO / "ext" / "bbwatch_fleet" / "demo-issues.json"
 
 GOOD = """\
 repo = "python/cpython"
@@ -146,7 +147,7 @@ def test_a_bare_method_name_is_not_a_test_file_pattern():
 
 
 def test_demo_registry_is_valid_and_aligned_with_the_fleet():
-    from bbwatch.fleet import scenarios
+    from bbwatch_fleet import scenarios
 
     registry = load_registry(DEMO_REGISTRY)
     assert {k.kind for k in registry.issues} == {"flaky", "failing"}

@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
-from bbwatch.cli import main
-from bbwatch.fleet import DEMO_REGISTRY
-from bbwatch.registry import default_registry_path
+from bbwatch.commands.main import main
 from bbwatch.sphinxext.config import get_config, registry_path
+from bbwatch.triage.registry import default_registry_path
+from bbwatch_fleet import DEMO_REGISTRY
 from sphinx.errors import ConfigError
 
 from tests.conftest import REPO
@@ -163,7 +163,7 @@ def test_cli_reads_bbwatch_registry(capsys, monkeypatch, tmp_path):
 def test_triage_reads_bbwatch_registry(capsys, monkeypatch):
     """`bbwatch triage` of the still-red build (recorded snapshot): covered by the demo entry
     only when BBWATCH_REGISTRY chooses the demo registry."""
-    from bbwatch.fleet import scenarios
+    from bbwatch_fleet import scenarios
 
     snapshot = REPO / "tests" / "fixtures" / "snapshot"
     builders = {b["name"]: b["builderid"]

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from bbwatch.cli import main
+from bbwatch.commands.main import main
 
 SAMPLES = Path(__file__).parent / "samples" / "regrtest"
 FULL = SAMPLES / "real-313-full.log"
@@ -93,7 +93,8 @@ def test_not_a_build_url(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_build_url_through_the_client(monkeypatch, capsys: pytest.CaptureFixture[str]) -> None:
     """The URL path asks the client for the build named by the URL and its test log."""
-    from bbwatch import buildbot
+    from bbwatch.commands import parse as parse_command
+    from bbwatch.source.urls import BuildRef
 
     seen: dict[str, object] = {}
 
@@ -107,14 +108,14 @@ def test_build_url_through_the_client(monkeypatch, capsys: pytest.CaptureFixture
         def __exit__(self, *exc: object) -> None:
             pass
 
-        def resolve(self, ref: buildbot.BuildRef) -> tuple[object, object]:
+        def resolve(self, ref: BuildRef) -> tuple[object, object]:
             seen["ref"] = (ref.builderid, ref.number)
             return object(), object()
 
         def test_log(self, build: object) -> str:
             return FULL.read_text()
 
-    monkeypatch.setattr(buildbot, "BuildbotClient", FakeClient)
+    monkeypatch.setattr(parse_command, "BuildbotClient", FakeClient)
     url = "http://127.0.0.1:8010/#/builders/7/builds/42"
     assert main(["parse", url, "--json"]) == 0
     assert seen == {"base_url": "http://127.0.0.1:8010/", "ref": (7, 42)}
@@ -122,7 +123,7 @@ def test_build_url_through_the_client(monkeypatch, capsys: pytest.CaptureFixture
 
 
 def test_build_without_test_log(monkeypatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from bbwatch import buildbot
+    from bbwatch.commands import parse as parse_command
 
     class NoLog:
         def __init__(self, *a: object, **k: object) -> None:
@@ -140,7 +141,7 @@ def test_build_without_test_log(monkeypatch, capsys: pytest.CaptureFixture[str])
         def test_log(self, build: object) -> None:
             return None
 
-    monkeypatch.setattr(buildbot, "BuildbotClient", NoLog)
+    monkeypatch.setattr(parse_command, "BuildbotClient", NoLog)
     assert main(["parse", "http://127.0.0.1:8010/#/builders/7/builds/42"]) == 2
     assert "no 'test' step log" in capsys.readouterr().err
 

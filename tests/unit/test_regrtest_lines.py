@@ -1,12 +1,12 @@
-"""bbwatch.regrtest on small snippets: one row per output variant of regrtest 3.8-3.14."""
+"""bbwatch.logs.regrtest on small snippets: one row per output variant of regrtest 3.8-3.14."""
 
 from __future__ import annotations
 
 import io
 
 import pytest
-from bbwatch import regrtest
-from bbwatch.regrtest import file_of_id, parse_lines, parse_stream, parse_text
+from bbwatch.logs import regrtest
+from bbwatch.logs.regrtest import file_of_id, parse_lines, parse_stream, parse_text
 
 # (snippet, expected outcomes) — progress line shapes and per-test result words.
 PROGRESS = [

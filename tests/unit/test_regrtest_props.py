@@ -10,8 +10,9 @@ import io
 import json
 from pathlib import Path
 
-from bbwatch import regrtest
-from bbwatch.regrtest import BAD_OUTCOMES, TestRun, parse_lines, parse_stream, parse_text
+from bbwatch.logs import regrtest
+from bbwatch.logs.regrtest import parse_lines, parse_stream, parse_text
+from bbwatch.logs.results import BAD_OUTCOMES, TestRun
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

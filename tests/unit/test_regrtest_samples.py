@@ -1,4 +1,4 @@
-"""bbwatch.regrtest over whole logs: real `python -m test` runs (3.8-3.13) and hand-written ones.
+"""bbwatch.logs.regrtest over whole logs: real `python -m test` runs (3.8-3.13), hand-written ones.
 
 The real logs come from tests/unit/samples/suites/make_samples.py running the purpose-built
 suite in samples/suites/bb; what each test file does there fixes what the parser must report.
@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from bbwatch.regrtest import BAD_OUTCOMES, TestRun, parse_file, parse_text
+from bbwatch.logs.regrtest import parse_file, parse_text
+from bbwatch.logs.results import BAD_OUTCOMES, TestRun
 
 SAMPLES = Path(__file__).parent / "samples" / "regrtest"
 

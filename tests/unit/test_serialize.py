@@ -6,7 +6,7 @@ import dataclasses
 import json
 
 from bbwatch.models import Build, Step
-from bbwatch.serialize import build_from_dict, fleet_from_dict, to_dict
+from bbwatch.source.serialize import build_from_dict, fleet_from_dict, to_dict
 
 from tests.unit.test_analysis import FAIL, OK, WARN, FleetMaker
 

@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bbwatch.buildbot import BuildbotError, open_client, parse_build_url
-from bbwatch.cli import main
+from bbwatch.commands.main import main
+from bbwatch.errors import BuildbotError
 from bbwatch.models import FleetData, Log
-from bbwatch.snapshot import SnapshotSource, load_snapshot, save_snapshot
+from bbwatch.source.open import open_client
+from bbwatch.source.snapshot import SnapshotSource, load_snapshot, save_snapshot
+from bbwatch.source.urls import parse_build_url
 
 from tests.fakemaster import FakeMaster
 from tests.httpfake import FakeServer

@@ -8,15 +8,11 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from bbwatch.matching import Failure, search_terms, suggest_title
-from bbwatch.tracker import (
-    MAX_NEW_ISSUE_URL,
-    FileTracker,
-    GitHubTracker,
-    Issue,
-    TrackerError,
-    search_candidates,
-)
+from bbwatch.domain import Failure, Issue
+from bbwatch.errors import TrackerError
+from bbwatch.triage.matching import search_terms, suggest_title
+from bbwatch.triage.search import search_candidates
+from bbwatch.triage.tracker import MAX_NEW_ISSUE_URL, FileTracker, GitHubTracker
 
 from tests.fakegithub import FakeGitHub
 
@@ -333,7 +329,7 @@ def test_search_candidates_runs_terms_in_order_and_deduplicates(issues_file):
      ("http://127.0.0.1:8123", "http://127.0.0.1:8123")],
 )
 def test_web_url_for_api(api, web):
-    from bbwatch.tracker import web_url_for_api
+    from bbwatch.triage.tracker import web_url_for_api
 
     assert web_url_for_api(api) == web
 

@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+from bbwatch.errors import TrackerError
 from bbwatch.sphinxext.config import tracker_settings
-from bbwatch.tracker import (
+from bbwatch.triage.tracker import (
     FileTracker,
     GitHubTracker,
-    TrackerError,
     check_tracker_settings,
     tracker_from_config,
 )

@@ -13,14 +13,16 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from bbwatch import analysis
-from bbwatch.checklist import load_checklists
-from bbwatch.matching import Failure, suggest_title
-from bbwatch.mdescape import code_span, fenced, fill_markdown, md_escape
+from bbwatch.domain import Failure
 from bbwatch.models import Build, Builder, Change, FleetData, Result, Step, Worker
-from bbwatch.triage import MAX_NEW_ISSUE_URL, TrackerLinks, fill, triage_docname
-from bbwatch.triage_analysis import context_for_build, contexts_from_analysis
-from bbwatch.triage_render import to_json, to_markdown, to_text
+from bbwatch.triage import analysis
+from bbwatch.triage.analysis_context import context_for_build, contexts_from_analysis
+from bbwatch.triage.checklist import load_checklists
+from bbwatch.triage.context import MAX_NEW_ISSUE_URL, TrackerLinks, triage_docname
+from bbwatch.triage.fill import fill
+from bbwatch.triage.matching import suggest_title
+from bbwatch.triage.mdescape import code_span, fenced, fill_markdown, md_escape
+from bbwatch.triage.render import to_json, to_markdown, to_text
 from markdown_it import MarkdownIt
 
 from tests.triage_samples import (

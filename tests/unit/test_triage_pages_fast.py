@@ -13,10 +13,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from bbwatch.checklist import load_checklists
-from bbwatch.sphinxext import checklists
+from bbwatch.sphinxext import checklist_myst, checklists, triage_pages
 from bbwatch.sphinxext.shared_highlight import SharedFormatters
 from bbwatch.sphinxext.shared_toctree import SharedToctree
+from bbwatch.triage.checklist import load_checklists
 from docutils import nodes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -27,7 +27,7 @@ def _straightforward_parse(text: str) -> nodes.document:
     from docutils.core import publish_doctree
     from myst_parser.parsers.docutils_ import Parser
 
-    return publish_doctree(text, parser=Parser(), settings_overrides=checklists._MYST_SETTINGS)
+    return publish_doctree(text, parser=Parser(), settings_overrides=checklist_myst._MYST_SETTINGS)
 
 
 EDGE_BODIES = [
@@ -52,7 +52,7 @@ def _bodies() -> list[str]:
 @pytest.mark.parametrize("text", _bodies())
 def test_shared_settings_parse_like_publish_doctree(text):
     prepared = checklists.prepare(text)
-    fast = checklists._parse_myst_cached.__wrapped__(prepared)
+    fast = checklist_myst._parse_myst_cached.__wrapped__(prepared)
     assert fast.pformat() == _straightforward_parse(prepared).pformat()
 
 
@@ -60,7 +60,7 @@ def test_myst_default_document_is_restored_after_parsing():
     from myst_parser.mdit_to_docutils import base
 
     before = base.make_document
-    checklists._parse_myst_cached.__wrapped__("Some {builder} text.")
+    checklist_myst._parse_myst_cached.__wrapped__("Some {builder} text.")
     assert base.make_document is before
     assert base.make_document().settings.report_level == 2  # MyST's own default, unchanged
 
@@ -221,9 +221,9 @@ def both_builds(rootdir, tmp_path_factory):
     fast_rendered, rendered[:] = list(rendered), []
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(StandaloneHTMLBuilder, "_get_local_toctree", counting)
-        patch.setattr(checklists, "SharedToctree", _NoSharing)
-        patch.setattr(checklists, "SharedFormatters", _FreshFormatters)
-        patch.setattr(checklists, "_parse_myst_cached", _straightforward_parse)
+        patch.setattr(triage_pages, "SharedToctree", _NoSharing)
+        patch.setattr(triage_pages, "SharedFormatters", _FreshFormatters)
+        patch.setattr(checklist_myst, "_parse_myst_cached", _straightforward_parse)
         slow = _build(rootdir, tmp_path_factory.mktemp("slow"))
     return fast, slow, fast_rendered, list(rendered)
 
@@ -260,10 +260,10 @@ def test_the_navigation_of_triage_pages_is_rendered_once(both_builds):
 # -- substitute / neutralise: one walk == the three-walk originals -------------------------------
 def _reference_substitute(root: nodes.Element, values: dict[str, str] | None) -> None:
     """The straightforward version (three findall walks), kept verbatim as the oracle."""
-    from bbwatch.checklist import PLACEHOLDERS
-    from bbwatch.mdescape import url_target
+    from bbwatch.triage.checklist import PLACEHOLDERS
+    from bbwatch.triage.mdescape import url_target
 
-    c = checklists
+    c = checklist_myst
     for ref in list(root.findall(nodes.reference)):
         found = c._SENTINEL_URL.match(ref.get("refuri", ""))
         if not found:
@@ -308,7 +308,7 @@ def _reference_substitute(root: nodes.Element, values: dict[str, str] | None) ->
 
 
 def _reference_neutralise(root: nodes.Element) -> None:
-    from bbwatch.mdescape import visible
+    from bbwatch.triage.mdescape import visible
 
     for block in list(root.findall(nodes.literal_block)):
         text = block.astext()
@@ -338,7 +338,8 @@ def _both(text: str, values: dict[str, str] | None) -> tuple[str, str]:
 
 
 def _sample_values() -> list[dict[str, str]]:
-    from bbwatch.triage import TrackerLinks, fill
+    from bbwatch.triage.context import TrackerLinks
+    from bbwatch.triage.fill import fill
 
     from tests.triage_samples import control_context, hostile_context, infra_context
 
@@ -368,7 +369,7 @@ PIECES = ["{builder}", "{test_id}", "{build_url}", "%7Bbuilder%7D", "{nope}", "\
        value=st.lists(st.sampled_from(PIECES), max_size=6).map("".join),
        generic=st.booleans())
 def test_one_walk_matches_on_generated_bodies_and_values(body, value, generic):
-    from bbwatch.checklist import PLACEHOLDERS
+    from bbwatch.triage.checklist import PLACEHOLDERS
 
     values = None if generic else {name: f"{name}:{value}" for name in PLACEHOLDERS}
     reference, fast = _both(body, values)

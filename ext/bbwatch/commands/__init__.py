@@ -1,4 +1,12 @@
-"""Sub-commands of the ``bbwatch`` CLI, one module each (see ``bbwatch.cli``)."""
+"""The ``bbwatch`` command line, on top of every stage: one module per sub-command (``parse``,
+``match``, ``triage``, ``fleet``, ``snapshot``), each with ``register(subparsers)``; ``main``
+dispatches to them.
+
+May import any stage (``bbwatch.source``, ``bbwatch.logs``, ``bbwatch.triage``) and the
+docutils rendering of ``bbwatch.sphinxext.checklists`` (``triage --format html``); nothing
+imports this package. The demo fleet (``bbwatch_fleet``) is a separate, optional package that
+only ``fleet`` loads, when it runs.
+"""
 
 import sys
 

@@ -1,4 +1,8 @@
-"""`bbwatch fleet up|down`: the real local Buildbot fleet (see ``bbwatch.fleet``)."""
+"""`bbwatch fleet up|down`: the real local Buildbot fleet (see ``bbwatch_fleet``).
+
+The fleet is a separate package, the demo extra: loaded here only when the command runs, so
+the runtime package never imports it.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,10 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 
 from bbwatch.commands import fail
+from bbwatch.errors import BBWatchError
 
 DEFAULT_DIR = ".fleet"
 DEFAULT_PORT = 8010
@@ -32,10 +38,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda args: fail("fleet: choose an action: up or down"))
 
 
-def run_up(args: argparse.Namespace) -> int:
-    from bbwatch.fleet import control
-    from bbwatch.fleet.repo import RepoError
+def _control() -> ModuleType | None:
+    """``bbwatch_fleet.control``, or None (after saying how to get it) when it is missing."""
+    try:
+        from bbwatch_fleet import control  # the demo extra: optional, never imported by bbwatch
+    except ImportError as exc:
+        fail(f"fleet: the demo fleet is not installed ({exc}): install the demo extra, "
+             "pip install -e '.[demo]' in a bbwatch checkout (make demo does it)")
+        return None
+    return control
 
+
+def run_up(args: argparse.Namespace) -> int:
     if not 1 <= args.port <= 65535:
         return fail(f"fleet: --port must be between 1 and 65535, not {args.port}")
     stream = sys.stderr if args.quiet else sys.stdout
@@ -43,10 +57,13 @@ def run_up(args: argparse.Namespace) -> int:
     def log(message: str) -> None:
         print(f"fleet: {message}", file=stream, flush=True)
 
+    control = _control()
+    if control is None:
+        return 2
     started = time.monotonic()
     try:
         fleet = control.up(args.dir, args.port, log)
-    except (control.FleetError, RepoError) as exc:
+    except BBWatchError as exc:  # FleetError, RepoError: what the user can act on
         return fail(f"fleet: {exc}")
     log(f"history complete in {time.monotonic() - started:.0f} s; "
         f"stop with: bbwatch fleet down --dir {args.dir}")
@@ -55,8 +72,9 @@ def run_up(args: argparse.Namespace) -> int:
 
 
 def run_down(args: argparse.Namespace) -> int:
-    from bbwatch.fleet import control
-
+    control = _control()
+    if control is None:
+        return 2
     directory = args.dir.resolve()
     if not (directory / "fleet.json").exists():
         return fail(f"fleet: no fleet in {directory}")

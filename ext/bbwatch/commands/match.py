@@ -20,13 +20,25 @@ from pathlib import Path
 from typing import Any
 
 from bbwatch.commands import fail
+from bbwatch.commands import parse as parse_command
+from bbwatch.domain import Failure
+from bbwatch.errors import BBWatchError, BuildbotError, RegistryError, TrackerError
+from bbwatch.logs import regrtest
+from bbwatch.logs.failures import failures_from_run
+from bbwatch.logs.results import TestRun
+from bbwatch.source.open import open_client
+from bbwatch.source.urls import build_url, parse_build_url
+from bbwatch.triage.matching import classify, normalise_message, rank, search_terms, suggest_title
+from bbwatch.triage.registry import Registry, default_registry_path, load_registry
+from bbwatch.triage.search import search_candidates
+from bbwatch.triage.tracker import FileTracker, GitHubTracker, Tracker, web_url_for_api
 
 DEFAULT_REPO = "python/cpython"
 TRACKERS = ("file", "github")
 NEW_ISSUE_LABELS = ("tests", "type-bug")
 
 
-class _Usage(Exception):
+class _Usage(BBWatchError):
     """A one-line problem with the command line, its input or the network: exit 2."""
 
 
@@ -62,16 +74,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 @dataclass
 class _Source:
-    run: Any  # bbwatch.regrtest.TestRun
+    run: TestRun
     builder: str | None = None
     branch: str | None = None
     build_url: str | None = None
 
 
 def run(args: argparse.Namespace) -> int:
-    from bbwatch.registry import RegistryError
-    from bbwatch.tracker import GitHubTracker, TrackerError, web_url_for_api
-
     try:
         GitHubTracker(args.repo, token=None)  # --repo must be OWNER/NAME for the issue links
         if not args.github_api.startswith(("http://", "https://")):
@@ -97,21 +106,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def match_report(run: Any, tracker: Any, registry: Any, *, builder: str | None = None,
+def match_report(run: TestRun, tracker: Tracker, registry: Registry | None, *,
+                 builder: str | None = None,
                  branch: str | None = None, repo: str = DEFAULT_REPO,
                  build_url: str | None = None, web_url: str = "https://github.com"
                  ) -> dict[str, Any]:
     """The JSON-able report of `bbwatch match` for one parsed log (network only via tracker)."""
-    from bbwatch.matching import (
-        classify,
-        failures_from_run,
-        normalise_message,
-        rank,
-        search_terms,
-        suggest_title,
-    )
-    from bbwatch.tracker import FileTracker, GitHubTracker, search_candidates
-
     links = GitHubTracker(repo, token=None, web_url=web_url)  # only builds URLs, never asks
     failures = []
     for failure in failures_from_run(run, builder, branch):
@@ -144,7 +144,7 @@ def match_report(run: Any, tracker: Any, registry: Any, *, builder: str | None =
     return {"failures": failures, "counts": counts, "build_url": build_url}
 
 
-def _issue_body(run: Any, failure: Any, build_url: str | None) -> str:
+def _issue_body(run: TestRun, failure: Failure, build_url: str | None) -> str:
     where = failure.builder or "a buildbot"
     again = " then passed on re-run" if failure.passed_on_rerun else ""
     lines = [f"`{failure.test_id or failure.test_file}` failed{again} on {where}"
@@ -164,9 +164,7 @@ def _cache_dir(args: argparse.Namespace) -> Path:
                 or Path.home() / ".cache" / "bbwatch")
 
 
-def _tracker(args: argparse.Namespace) -> Any:
-    from bbwatch.tracker import FileTracker, GitHubTracker
-
+def _tracker(args: argparse.Namespace) -> FileTracker | GitHubTracker:
     kind = args.tracker or "file"
     if kind == "github":
         return GitHubTracker(args.repo, base_url=args.github_api,
@@ -176,9 +174,7 @@ def _tracker(args: argparse.Namespace) -> Any:
     return FileTracker(args.issues)
 
 
-def _registry(args: argparse.Namespace) -> Any:
-    from bbwatch.registry import default_registry_path, load_registry
-
+def _registry(args: argparse.Namespace) -> Registry | None:
     if args.no_registry:
         return None
     path = Path(args.registry) if args.registry else default_registry_path()
@@ -188,20 +184,15 @@ def _registry(args: argparse.Namespace) -> Any:
 def _read(args: argparse.Namespace) -> _Source:
     """The parsed log of SOURCE. Files and stdin are read exactly as `bbwatch parse` reads them;
     a build URL also gives the builder and branch, which `parse` does not need."""
-    from bbwatch.commands import parse as parse_command
-
     if args.source.lower().startswith(("http://", "https://")):
         return _read_build(args.source, args)
     try:
-        return _Source(parse_command._load(args.source, args.timeout))
-    except parse_command._SourceError as exc:
+        return _Source(parse_command.load_run(args.source, args.timeout))
+    except parse_command.SourceError as exc:
         raise _Usage(str(exc)) from None
 
 
 def _read_build(url: str, args: argparse.Namespace) -> _Source:
-    from bbwatch import regrtest
-    from bbwatch.buildbot import BuildbotError, build_url, open_client, parse_build_url
-
     try:
         ref = parse_build_url(url)
     except ValueError as exc:

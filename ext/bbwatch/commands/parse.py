@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import TextIO
 from urllib.parse import urlsplit
 
 from bbwatch.commands import fail
-from bbwatch.regrtest import BAD_OUTCOMES, TestCase, TestRun, parse_file, parse_stream, parse_text
+from bbwatch.errors import BBWatchError, BuildbotError
+from bbwatch.logs.regrtest import parse_file, parse_stream, parse_text
+from bbwatch.logs.results import BAD_OUTCOMES, TestCase, TestRun
+from bbwatch.source.open import default_cache_dir
+from bbwatch.source.sync import BuildbotClient
+from bbwatch.source.urls import parse_build_url, parse_url
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-class _SourceError(Exception):
+class SourceError(BBWatchError):
     """A source that cannot be read; the message is one line."""
 
 
@@ -39,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="replace")
     try:
-        test_run = _load(args.source, args.timeout)
-    except _SourceError as exc:
+        test_run = load_run(args.source, args.timeout)
+    except SourceError as exc:
         return fail(str(exc))
     if test_run.empty:
         print(f"bbwatch: note: no regrtest output found in {_label(args.source)}",
@@ -70,7 +74,8 @@ def _safe(source: str) -> str:
     return f"{parts.scheme}://{host}{parts.path}{fragment}"
 
 
-def _load(source: str, timeout: float) -> TestRun:
+def load_run(source: str, timeout: float) -> TestRun:
+    """The parsed log of SOURCE (file, ``-`` or URL); SourceError (one line) if unreadable."""
     if source == "-":
         return parse_stream(sys.stdin.buffer)
     if source.lower().startswith(("http://", "https://")):
@@ -78,27 +83,21 @@ def _load(source: str, timeout: float) -> TestRun:
     try:
         return parse_file(source)
     except FileNotFoundError:
-        raise _SourceError(f"no such file: {source}") from None
+        raise SourceError(f"no such file: {source}") from None
     except IsADirectoryError:
-        raise _SourceError(f"is a directory, not a log file: {source}") from None
+        raise SourceError(f"is a directory, not a log file: {source}") from None
     except OSError as exc:
-        raise _SourceError(f"cannot read {source}: {exc.strerror or exc}") from None
+        raise SourceError(f"cannot read {source}: {exc.strerror or exc}") from None
 
 
 def _fetch_test_log(url: str, timeout: float) -> str:
     """The raw stdio of the ``test`` step of the build ``url`` names, through the client."""
-    try:
-        from bbwatch import buildbot
-        from bbwatch.buildbot import BuildbotClient, BuildbotError, parse_build_url
-    except ImportError as exc:  # the client is optional for file and stdin parsing
-        raise _SourceError(f"cannot fetch build URLs: Buildbot client unavailable ({exc})") \
-            from None
-    cache_dir = getattr(buildbot, "default_cache_dir", _default_cache_dir)()
+    cache_dir = default_cache_dir()
     logid = _logid(url)  # a raw-log URL by id (.../api/v2/logs/ID/raw): that log itself
     try:
         ref = None if logid is not None else parse_build_url(url)
     except ValueError as exc:
-        raise _SourceError(str(exc)) from None
+        raise SourceError(str(exc)) from None
     try:
         with BuildbotClient(ref.base_url if ref else url, cache_dir=cache_dir, timeout=timeout,
                             retries=1) as client:
@@ -108,31 +107,23 @@ def _fetch_test_log(url: str, timeout: float) -> str:
                 _builder, build = client.resolve(ref)
                 text = client.test_log(build)
     except BuildbotError as exc:
-        raise _SourceError(str(exc)) from None
+        raise SourceError(str(exc)) from None
     except OSError as exc:  # cache directory problems and the like
-        raise _SourceError(f"cannot fetch {_safe(url)}: {exc}") from None
+        raise SourceError(f"cannot fetch {_safe(url)}: {exc}") from None
     except Exception as exc:  # a master answering garbage mid-restart: still one line
         detail = " ".join(str(exc).split())[:200]
-        raise _SourceError(f"cannot fetch {_safe(url)}: {type(exc).__name__}: {detail}") \
+        raise SourceError(f"cannot fetch {_safe(url)}: {type(exc).__name__}: {detail}") \
             from None
     if text is None:
-        raise _SourceError(f"build has no 'test' step log: {_safe(url)}")
+        raise SourceError(f"build has no 'test' step log: {_safe(url)}")
     return text
 
 
 def _logid(url: str) -> int | None:
-    from bbwatch.buildbot import parse_url
-
     try:
         return parse_url(url).logid
     except ValueError:
         return None
-
-
-def _default_cache_dir() -> str:
-    """The CLI cache (same rule as the other commands): $BBWATCH_CACHE_DIR or ~/.cache/bbwatch."""
-    return os.environ.get("BBWATCH_CACHE_DIR") or os.path.join(
-        os.path.expanduser("~"), ".cache", "bbwatch")
 
 
 # --- human output ---------------------------------------------------------------------------

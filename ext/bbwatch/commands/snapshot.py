@@ -1,7 +1,7 @@
 """`bbwatch snapshot save DIR [--source URL] [--history N]`: record a master for offline use.
 
 The snapshot holds exactly what ``fetch_fleet`` gathers for the live pages (see
-``bbwatch.snapshot``); ``--source snapshot:DIR`` then serves it without a network.
+``bbwatch.source.snapshot``); ``--source snapshot:DIR`` then serves it without a network.
 """
 
 from __future__ import annotations
@@ -12,6 +12,10 @@ import sys
 from pathlib import Path
 
 from bbwatch.commands import fail
+from bbwatch.errors import BuildbotError
+from bbwatch.source.open import default_cache_dir
+from bbwatch.source.snapshot import save_snapshot
+from bbwatch.source.sync import BuildbotClient
 
 DEFAULT_SOURCE = "https://buildbot.python.org/all/"
 
@@ -55,9 +59,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_save(args: argparse.Namespace) -> int:
-    from bbwatch.buildbot import BuildbotClient, BuildbotError, default_cache_dir
-    from bbwatch.snapshot import save_snapshot
-
     source = args.source or os.environ.get("BBWATCH_BUILDBOT_URL") or DEFAULT_SOURCE
     if args.history < 1:
         return fail(f"--history must be at least 1, got {args.history}")

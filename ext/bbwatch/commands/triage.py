@@ -1,7 +1,7 @@
 """`bbwatch triage BUILD_URL`: the filled triage checklist for one build.
 
 Fetches the build, its recent history and test logs, runs the same analysis as the site
-(``bbwatch.analysis``), matches known issues, and prints the checklist filled for that build:
+(``bbwatch.triage.analysis``), matches known issues, and prints the checklist filled for that build:
 text for a terminal, markdown to paste, html to print, json for tools.
 """
 
@@ -12,10 +12,37 @@ import json
 import os
 import sys
 import time
+from collections.abc import Mapping
+from html import escape
 from pathlib import Path
 from typing import Any, TextIO
 
+from docutils import nodes
+from docutils.frontend import get_default_settings
+from docutils.io import StringOutput
+from docutils.utils import new_document
+from docutils.writers import html5_polyglot
+
 from bbwatch.commands import fail
+from bbwatch.domain import Issue
+from bbwatch.errors import BBWatchError, BuildbotError, ChecklistError, RegistryError, TrackerError
+from bbwatch.models import Build, FleetData
+from bbwatch.source.logtext import needs_test_log
+from bbwatch.source.open import default_cache_dir, open_client
+from bbwatch.source.snapshot import SnapshotSource
+from bbwatch.source.sync import BuildbotClient
+from bbwatch.source.urls import BuildRef, parse_build_url
+from bbwatch.sphinxext import checklist_nodes
+from bbwatch.sphinxext.checklists import STATIC, triage_tree
+from bbwatch.triage.analysis import analyse
+from bbwatch.triage.analysis_context import add_candidates, context_for_build
+from bbwatch.triage.checklist import Checklist, load_checklists
+from bbwatch.triage.context import TrackerLinks
+from bbwatch.triage.fill import Triage, fill, missing_checklists
+from bbwatch.triage.mdescape import visible
+from bbwatch.triage.registry import Registry, default_registry_path, load_registry
+from bbwatch.triage.render import to_json, to_markdown, to_text
+from bbwatch.triage.tracker import FileTracker, GitHubTracker
 
 FORMATS = ("text", "markdown", "json", "html")
 TRACKERS = ("file", "github", "none")
@@ -82,11 +109,6 @@ class Progress:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bbwatch.buildbot import BuildbotError, open_client, parse_build_url
-    from bbwatch.checklist import ChecklistError, load_checklists
-    from bbwatch.tracker import TrackerError
-    from bbwatch.triage import missing_checklists
-
     if args.history < 1:
         return fail(f"--history must be at least 1, got {args.history}")
     if args.timeout <= 0:
@@ -106,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     except (ChecklistError, TrackerError, _Usage) as exc:
         return fail(str(exc))
     source = args.source or ref.base_url
-    cache_dir = None if args.no_cache else (args.cache_dir or _default_cache_dir())
+    cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
     progress = Progress()
     try:
         kwargs: dict[str, Any] = {}
@@ -118,10 +140,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         fleet, build = _fetch(client, ref, args.history, progress)
         progress.phase("matching known issues")
-        from bbwatch.analysis import analyse
-        from bbwatch.triage import fill
-        from bbwatch.triage_analysis import add_candidates, context_for_build
-
         analysis = analyse(fleet, registry=registry, tracker=tracker)
         ctx = context_for_build(analysis, build.builderid, build.number)
         if ctx is None:  # pragma: no cover - the build is in the fleet we just built
@@ -151,17 +169,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-class _Usage(Exception):
+class _Usage(BBWatchError):
     """A clear one-line problem with the command line or its input files."""
 
 
-def _default_cache_dir() -> str:
-    return os.environ.get("BBWATCH_CACHE_DIR") or str(Path.home() / ".cache" / "bbwatch")
-
-
-def _tracker(args: argparse.Namespace) -> Any:
-    from bbwatch.tracker import FileTracker, GitHubTracker
-
+def _tracker(args: argparse.Namespace) -> FileTracker | _Memo | None:
     kind = args.tracker or ("file" if args.issues else "github")
     if kind == "none":
         return None
@@ -169,7 +181,7 @@ def _tracker(args: argparse.Namespace) -> Any:
         if not args.issues:
             raise _Usage("--tracker file needs --issues FILE.json")
         return FileTracker(args.issues)
-    cache_dir = None if args.no_cache else Path(args.cache_dir or _default_cache_dir())
+    cache_dir = None if args.no_cache else Path(args.cache_dir or default_cache_dir())
     return _Memo(GitHubTracker(args.repo, cache_dir=cache_dir, timeout=args.timeout))
 
 
@@ -177,20 +189,18 @@ class _Memo:
     """One answer per search per run: the analysis and the candidate listing ask the same
     questions, and GitHub's search API allows few requests a minute."""
 
-    def __init__(self, tracker: Any) -> None:
+    def __init__(self, tracker: GitHubTracker) -> None:
         self.tracker = tracker
-        self.answers: dict[tuple[str, bool], Any] = {}
+        self.answers: dict[tuple[str, bool], list[Issue]] = {}
 
-    def search(self, term: str, *, in_title: bool = True) -> Any:
+    def search(self, term: str, *, in_title: bool = True) -> list[Issue]:
         key = (term, in_title)
         if key not in self.answers:
             self.answers[key] = self.tracker.search(term, in_title=in_title)
         return list(self.answers[key])
 
 
-def _registry(args: argparse.Namespace) -> Any:
-    from bbwatch.registry import RegistryError, default_registry_path, load_registry
-
+def _registry(args: argparse.Namespace) -> Registry | None:
     path = Path(args.registry) if args.registry else default_registry_path()
     if path is None:
         return None
@@ -202,17 +212,14 @@ def _registry(args: argparse.Namespace) -> Any:
         raise _Usage(f"cannot read registry {path}: {exc.strerror or exc}") from None
 
 
-def _links(args: argparse.Namespace) -> Any:
-    from bbwatch.triage import TrackerLinks
-
+def _links(args: argparse.Namespace) -> TrackerLinks:
     return TrackerLinks(repo=args.repo)
 
 
-def _fetch(client: Any, ref: Any, history: int, progress: Progress) -> tuple[Any, Any]:
+def _fetch(client: BuildbotClient | SnapshotSource, ref: BuildRef, history: int,
+           progress: Progress) -> tuple[FleetData, Build]:
     """A one-builder FleetData ending at the requested build: the analysis sees the fleet as
     it was when that build finished."""
-    from bbwatch.buildbot import BuildbotError
-    from bbwatch.models import FleetData
 
     progress.phase("fetching the build")
     builder, build = client.resolve(ref)
@@ -255,10 +262,10 @@ def _fetch(client: Any, ref: Any, history: int, progress: Progress) -> tuple[Any
     return fleet, build
 
 
-def _failed_step_tail(client: Any, build: Any, lines: int = 25) -> str:
+def _failed_step_tail(client: BuildbotClient | SnapshotSource, build: Build,
+                      lines: int = 25) -> str:
     """The end of the first failed step's stdio (configure, compile...): the error is there.
     Empty when the master (or a snapshot, which keeps test logs only) cannot give it."""
-    from bbwatch.buildbot import BuildbotError
 
     failed = [s for s in build.steps if s.result is not None and s.result.is_bad]
     if not failed or failed[0].name == "test":
@@ -274,18 +281,12 @@ def _failed_step_tail(client: Any, build: Any, lines: int = 25) -> str:
     return f"{failed[0].name} step, last lines of its log:\n" + "\n".join(tail) if tail else ""
 
 
-def _needs_log(build: Any) -> bool:
-    try:
-        from bbwatch.buildbot import needs_test_log
-    except ImportError:  # pragma: no cover
-        return build.result is not None and build.result.is_bad
+def _needs_log(build: Build) -> bool:
     return bool(needs_test_log(build))
 
 
 # -- output ------------------------------------------------------------------------------------
-def render(triage: Any, checklists: Any, fmt: str) -> str:
-    from bbwatch.triage_render import to_json, to_markdown, to_text
-
+def render(triage: Triage, checklists: Mapping[str, Checklist], fmt: str) -> str:
     if fmt == "json":
         return json.dumps(to_json(triage), indent=2, ensure_ascii=False) + "\n"
     if fmt == "markdown":
@@ -295,23 +296,14 @@ def render(triage: Any, checklists: Any, fmt: str) -> str:
     return to_text(triage)
 
 
-def standalone_html(triage: Any, checklists: Any) -> str:
+def standalone_html(triage: Triage, checklists: Mapping[str, Checklist]) -> str:
     """A self-contained page to print: the same docutils tree as the site's per-failure page,
     written by docutils' HTML5 writer (every value escaped), with the print CSS inlined."""
-    from html import escape
 
-    from docutils import nodes
-    from docutils.frontend import get_default_settings
-    from docutils.io import StringOutput
-    from docutils.utils import new_document
-    from docutils.writers import html5_polyglot
-
-    from bbwatch.mdescape import visible
-    from bbwatch.sphinxext import checklists as ext
 
     class Translator(html5_polyglot.HTMLTranslator):
-        visit_checklist_checkbox = ext.visit_checkbox_html
-        visit_checklist_reset = ext.visit_reset_html
+        visit_checklist_checkbox = checklist_nodes.visit_checkbox_html
+        visit_checklist_reset = checklist_nodes.visit_reset_html
 
     class Writer(html5_polyglot.Writer):
         def __init__(self) -> None:
@@ -326,7 +318,7 @@ def standalone_html(triage: Any, checklists: Any) -> str:
     document = new_document("<triage>", settings)
     section = nodes.section(ids=["triage"])
     section += nodes.title(title, title)
-    section += ext.triage_tree(triage, checklists)
+    section += triage_tree(triage, checklists)
     document += section
     writer = Writer()
     writer.write(document, StringOutput(encoding="unicode"))
@@ -347,8 +339,6 @@ def standalone_html(triage: Any, checklists: Any) -> str:
 
 
 def _static(name: str) -> str:
-    from bbwatch.sphinxext.checklists import STATIC
-
     try:
         return (STATIC / name).read_text(encoding="utf-8")
     except OSError:

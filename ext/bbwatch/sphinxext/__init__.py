@@ -2,6 +2,10 @@
 
 One module per directive family, each with its own ``setup_x(app)``; this package's ``setup``
 registers them all, so ``conf.py`` lists just ``"bbwatch.sphinxext"``.
+
+The top of the pipeline, beside ``bbwatch.commands``: may import every stage (``bbwatch.source``,
+``bbwatch.logs``, ``bbwatch.triage``); nothing but ``bbwatch.commands`` (the docutils tree of
+``checklists`` for ``triage --format html``) imports it.
 """
 
 from __future__ import annotations
@@ -11,13 +15,14 @@ from typing import Any
 from sphinx.application import Sphinx
 
 from bbwatch import __version__
-from bbwatch.sphinxext import checklists, config, live, registry
+from bbwatch.sphinxext import checklists, config, live, registry, triage_pages
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
     config.setup_config(app)
     live.setup_live(app)
     checklists.setup_checklists(app)
+    triage_pages.setup_triage_pages(app)
     registry.setup_registry(app)
     return {
         "version": __version__,

@@ -15,12 +15,8 @@ the straightforward rendering.
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from docutils import nodes
 from docutils.parsers.rst import directives
@@ -29,254 +25,46 @@ from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from bbwatch.checklist import (
-    PLACEHOLDERS,
-    Checklist,
-    ChecklistError,
-    Step,
-    default_dir,
-    load_checklists,
+from bbwatch.errors import ChecklistError
+from bbwatch.sphinxext.checklist_myst import parse_myst, prepare, substitute
+from bbwatch.sphinxext.checklist_nodes import (
+    checklist_checkbox,
+    checklist_reset,
+    plain_checkbox,
+    skip,
+    visit_checkbox_html,
+    visit_checkbox_latex,
+    visit_checkbox_text,
+    visit_reset_html,
 )
-from bbwatch.mdescape import url_target, visible
 from bbwatch.sphinxext.config import WarningType
-from bbwatch.sphinxext.shared_highlight import SharedFormatters
-from bbwatch.sphinxext.shared_toctree import SharedToctree
-from bbwatch.triage import (
+from bbwatch.triage.checklist import Checklist, Step, default_dir, load_checklists
+from bbwatch.triage.context import (
     Candidate,
+    SuspectChange,
+    TriageContext,
+)
+from bbwatch.triage.fill import (
     FilledFailure,
     FilledStep,
-    SuspectChange,
-    TrackerLinks,
     Triage,
-    TriageContext,
-    fill,
-    missing_checklists,
-    triage_docname,
+    fill_steps,
 )
+from bbwatch.triage.mdescape import url_target, visible
 
 logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parents[3] / "docs" / "_static"
 EVENT = "bbwatch-triage-contexts"
-_NAME = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}|%7B([A-Za-z_][A-Za-z0-9_]*)%7D")
-# URL placeholders become this absolute URL before parsing, so MyST makes them external links
-# (not cross-references to resolve); substitute() swaps in the real URL afterwards.
-_SENTINEL = "https://bbwatch.invalid/placeholder/"
-_LINK_TARGET = re.compile(r"\]\(<?\{([A-Za-z_][A-Za-z0-9_]*)\}>?\)")
-_SENTINEL_URL = re.compile(re.escape(_SENTINEL) + r"([A-Za-z_][A-Za-z0-9_]*)$")
 
 # Checklists loaded at builder-inited, by source folder (read workers inherit it on fork).
 _LOADED: dict[str, tuple[dict[str, Checklist], str | None]] = {}
 
 
-def prepare(body: str) -> str:
-    """Checklist MyST with URL placeholders turned into parseable absolute links."""
-    return _LINK_TARGET.sub(lambda m: f"]({_SENTINEL}{m.group(1)})", body)
-
-
 # -- nodes -------------------------------------------------------------------------------------
-class checklist_checkbox(nodes.General, nodes.Inline, nodes.Element):  # noqa: N801
-    """A real ``<input type="checkbox">`` for one step (``step`` and ``label`` attributes)."""
-
-
-class checklist_reset(nodes.General, nodes.Element):  # noqa: N801
-    """The "reset" button of one checklist."""
-
-
-def visit_checkbox_html(self: Any, node: checklist_checkbox) -> None:
-    step, label = self.attval(node["step"]), self.attval(node.get("label", ""))
-    self.body.append(
-        f'<input type="checkbox" class="bbwatch-checklist-box" data-step="{step}"'
-        f' aria-label="{label}">'
-    )
-    raise nodes.SkipNode
-
-
-def visit_reset_html(self: Any, node: checklist_reset) -> None:
-    self.body.append(
-        '<button type="button" class="bbwatch-checklist-reset">Reset this checklist</button>'
-    )
-    raise nodes.SkipNode
-
-
-def visit_checkbox_text(self: Any, node: checklist_checkbox) -> None:
-    self.add_text("[ ] ")
-    raise nodes.SkipNode
-
-
-def visit_checkbox_latex(self: Any, node: checklist_checkbox) -> None:
-    self.body.append(r"\framebox[1.6ex]{\rule{0pt}{1.2ex}}\ ")
-    raise nodes.SkipNode
-
-
-def skip(self: Any, node: nodes.Node) -> None:
-    raise nodes.SkipNode
-
-
-def _plain_checkbox(self: Any, node: nodes.Node) -> None:
-    self.body.append("[ ] ")
-    raise nodes.SkipNode
 
 
 # -- MyST bodies ---------------------------------------------------------------------------------
-_MYST_SETTINGS = {
-    "myst_enable_extensions": ["colon_fence", "deflist", "tasklist"],
-    "report_level": 4,
-    "halt_level": 5,
-    "warning_stream": False,
-    "file_insertion_enabled": False,
-    "raw_enabled": False,
-    "doctitle_xform": False,
-}
-
-
-@functools.cache
-def _docutils_settings() -> Any:
-    """The settings ``publish_doctree`` would build for every body, built once: docutils'
-    option parser cost more than the MyST parse itself."""
-    from docutils import io
-    from docutils.core import Publisher
-    from myst_parser.parsers.docutils_ import Parser
-
-    # the components and settings of docutils.core.publish_programmatically
-    publisher = Publisher("standalone", Parser(), "null", source_class=io.StringInput,
-                          destination_class=io.NullOutput)
-    publisher.process_programmatic_settings(None, dict(_MYST_SETTINGS, traceback=True), None)
-    return publisher.settings
-
-
-@functools.lru_cache(maxsize=256)
-def _parse_myst_cached(text: str) -> nodes.document:
-    import copy
-
-    from docutils.core import publish_doctree
-    from myst_parser.parsers.docutils_ import Parser
-
-    # a copy per parse: publishing records dependencies and the source in the settings
-    with _default_documents_from_cached_settings():
-        return publish_doctree(text, parser=Parser(), settings=copy.copy(_docutils_settings()))
-
-
-@functools.cache
-def _default_settings(parser_cls: type) -> Any:
-    from docutils.frontend import get_default_settings
-
-    return get_default_settings(parser_cls)
-
-
-@contextlib.contextmanager
-def _default_documents_from_cached_settings() -> Iterator[None]:
-    """MyST's renderer makes a default document even when handed one (``options.get(
-    "document", make_document())``) and throws it away; making it builds a docutils option
-    parser, ~40% of parsing a short body. While our bodies parse, that default document comes
-    from default settings built once: an equal document, made cheaply."""
-    import copy
-
-    from docutils.utils import new_document
-    from myst_parser.mdit_to_docutils import base
-
-    original = getattr(base, "make_document", None)
-    if original is None or original.__defaults__ is None:  # not the function we know: leave it
-        yield
-        return
-    default_path, default_parser = original.__defaults__
-
-    def make_document(source_path: str = default_path,
-                      parser_cls: type = default_parser) -> nodes.document:
-        return new_document(source_path, settings=copy.copy(_default_settings(parser_cls)))
-
-    base.make_document = make_document
-    try:
-        yield
-    finally:
-        base.make_document = original
-
-
-def parse_myst(text: str) -> list[nodes.Node]:
-    """MyST text -> docutils nodes, outside any Sphinx document (for generated pages)."""
-    # docutils' own deepcopy: copy.deepcopy also copied the whole parsing document behind
-    # every node, ~50x slower, which the per-failure pages paid on every step
-    return [child.deepcopy() for child in _parse_myst_cached(prepare(text)).children]
-
-
-def substitute(root: nodes.Element, values: Mapping[str, str] | None) -> None:
-    """Put values in place of ``{placeholders}`` in a parsed tree, as text nodes and encoded
-    link targets; with ``values=None`` draw blanks to fill in by hand (the generic checklist)."""
-    # One walk, then links, blocks and text in turn (each step only touches its own nodes).
-    refs, blocks, texts = _split(root)
-    for ref in refs:
-        found = _SENTINEL_URL.match(ref.get("refuri", ""))
-        if not found:
-            continue
-        if values is None:
-            ref.replace_self(ref.children)  # keep the words, a link to nowhere would mislead
-            continue
-        ref["refuri"] = url_target(values.get(found.group(1), ""))
-        if len(ref["refuri"]) > 300:
-            ref["classes"].append("bbwatch-long-url")  # print a note, not 8 kB of URL
-    for block in blocks:
-        text = block.astext()
-        if not _NAME.search(text):
-            continue
-        new_text = _NAME.sub(lambda m: _value(values, m, block=True), text)
-        if new_text != text:
-            new = nodes.literal_block(new_text, new_text, **block.attributes)
-            new["language"] = block.get("language") or "text"  # never guess a lexer for logs
-            block.replace_self(new)
-    for text_node in texts:
-        parent = text_node.parent
-        if parent is None or isinstance(parent, nodes.literal_block | nodes.raw):
-            continue
-        text = str(text_node)
-        if not _NAME.search(text):
-            continue
-        pieces: list[nodes.Node] = []
-        last = 0
-        for match in _NAME.finditer(text):
-            name = match[1] or match[2]
-            if name not in PLACEHOLDERS:
-                continue
-            pieces.append(nodes.Text(text[last:match.start()]))
-            if values is None and not isinstance(parent, nodes.literal):
-                pieces.append(nodes.inline(name, _label(name), classes=["bbwatch-blank"]))
-            else:
-                pieces.append(nodes.Text(_value(values, match)))
-            last = match.end()
-        pieces.append(nodes.Text(text[last:]))
-        index = parent.index(text_node)
-        parent.remove(text_node)
-        for offset, piece in enumerate(p for p in pieces if not isinstance(p, nodes.Text) or p):
-            parent.insert(index + offset, piece)
-
-
-def _split(
-    root: nodes.Element,
-) -> tuple[list[nodes.reference], list[nodes.literal_block], list[nodes.Text]]:
-    """References, literal blocks and text nodes of a tree, in document order, in one walk."""
-    refs: list[nodes.reference] = []
-    blocks: list[nodes.literal_block] = []
-    texts: list[nodes.Text] = []
-    for node in root.findall():
-        if isinstance(node, nodes.Text):
-            texts.append(node)
-        elif isinstance(node, nodes.reference):
-            refs.append(node)
-        elif isinstance(node, nodes.literal_block):
-            blocks.append(node)
-    return refs, blocks, texts
-
-
-def _label(name: str) -> str:
-    return name.replace("_", " ")
-
-
-def _value(values: Mapping[str, str] | None, match: re.Match[str], block: bool = False) -> str:
-    name = match[1] or match[2]
-    if name not in PLACEHOLDERS:
-        return match.group(0)
-    if values is None:
-        return f"<{_label(name)}>" if block else f"____ ({_label(name)})"
-    return values.get(name, "")
 
 
 # -- building checklists -------------------------------------------------------------------------
@@ -473,7 +261,6 @@ def triage_tree(triage: Triage, checklists: Mapping[str, Checklist]) -> nodes.co
             )
         first = triage.failures[0]
         if "new-issue" in checklists:
-            from bbwatch.triage import fill_steps
 
             new_issue = checklists["new-issue"]
             root += filled_checklist_node(new_issue, fill_steps(new_issue, first.values),
@@ -558,7 +345,7 @@ def _load_from(folder: Path) -> tuple[dict[str, Checklist], str | None]:
         return {}, str(exc)
 
 
-def _checklists(app: Sphinx) -> tuple[dict[str, Checklist], str | None]:
+def loaded_checklists(app: Sphinx) -> tuple[dict[str, Checklist], str | None]:
     key = str(app.srcdir)
     if key not in _LOADED:
         _LOADED[key] = _load_from(checklists_dir_for(Path(app.confdir), Path(app.srcdir)))
@@ -567,115 +354,12 @@ def _checklists(app: Sphinx) -> tuple[dict[str, Checklist], str | None]:
 
 def _load(app: Sphinx) -> None:
     _LOADED.pop(str(app.srcdir), None)
-    _checklists_, error = _checklists(app)
+    _checklists_, error = loaded_checklists(app)
     if error:
         logger.warning(error, type="bbwatch", subtype=WarningType.DATA)
 
 
 # -- per-failure pages ---------------------------------------------------------------------------
-def tracker_links(app: Sphinx) -> TrackerLinks:
-    tracker = dict(getattr(app.config, "bbwatch_tracker", {}) or {})
-    labels = tracker.get("labels")
-    return TrackerLinks(
-        # Same key as the live pages' tracker: {"github": "owner/repo"} (else CPython's).
-        repo=str(tracker.get("github") or tracker.get("repo") or TrackerLinks.repo),
-        web_url=str(tracker.get("web_url") or TrackerLinks.web_url),
-        labels=tuple(labels) if isinstance(labels, list | tuple) else TrackerLinks.labels,
-    )
-
-
-def triage_contexts(app: Sphinx) -> list[tuple[str, TriageContext]]:
-    """(docname, context) of every per-failure page: from the fleet analysis, plus any handed
-    in by ``bbwatch-triage-contexts`` handlers (tests, other extensions)."""
-    found: dict[str, TriageContext] = {}
-    analysis = _analysis(app)
-    if analysis is not None:
-        from bbwatch.triage_analysis import contexts_from_analysis
-
-        for docname, ctx in contexts_from_analysis(analysis):
-            found.setdefault(docname, ctx)
-    for result in app.emit(EVENT):
-        for item in result or ():
-            docname, ctx = item if isinstance(item, tuple) else (None, item)
-            if docname is None:
-                test = ctx.failures[0].test_file if ctx.failures else (ctx.infra or "build")
-                docname = triage_docname(ctx.builder, ctx.build_number, test)
-            found.setdefault(docname, ctx)
-    return sorted(found.items())
-
-
-def _analysis(app: Sphinx) -> Any:
-    analysis = getattr(app, "bbwatch_analysis", None)
-    if analysis is not None:
-        return analysis
-    try:
-        from bbwatch.sphinxext import live
-    except ImportError:  # pragma: no cover
-        return None
-    getter = getattr(live, "get_analysis", None)
-    if getter is None:
-        return None
-    try:
-        return getter(app)
-    except Exception as exc:  # noqa: BLE001 - a live-data failure must not stop the site
-        logger.warning(f"per-failure checklists skipped: {exc}", type="bbwatch",
-                       subtype=WarningType.LIVE)
-        return None
-
-
-def collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
-    if app.builder.format != "html" or getattr(app.builder, "embedded", False):
-        return
-    contexts = triage_contexts(app)
-    if not contexts:
-        return
-    checklists, error = _checklists(app)
-    missing = missing_checklists(checklists)
-    if error or missing:  # a data error was reported at builder-inited
-        if missing and not error:
-            logger.warning(f"per-failure checklists skipped: no {', '.join(missing)} checklist",
-                           type="bbwatch", subtype=WarningType.DATA)
-        return
-    tracker = tracker_links(app)
-    navigation = SharedToctree(app.builder)
-    formatters = SharedFormatters(app.builder)
-    for docname, ctx in logging_iter(contexts):
-        triage = fill(ctx, checklists, tracker)
-        subject = ctx.failures[0].test_file if ctx.failures else (ctx.infra or "build")
-        title = visible(f"Triage: {subject} on {ctx.builder} #{ctx.build_number}")
-        section = nodes.section(ids=["triage"])
-        section += nodes.title(title, title)
-        section += triage_tree(triage, checklists)
-        # What write_doc() sets per page: generated pages have no section or figure numbers.
-        # (On a rebuild where no document is written these attributes do not exist yet.)
-        app.builder.secnumbers = {}
-        app.builder.fignumbers = {}
-        with formatters.active():
-            body = app.builder.render_partial(section)["fragment"]
-        context = {
-            "title": _escape(title),
-            "body": body,
-            "parents": [],
-            "display_toc": False,
-            "toc": "",
-        }
-        toctree = navigation.for_page(docname)
-        if toctree is not None:
-            context["toctree"] = toctree  # same depth, same navigation: render it once
-        yield docname, context, "page.html"
-
-
-def logging_iter(items: Sequence[Any]) -> Iterable[Any]:
-    from sphinx.util.display import status_iterator
-
-    return status_iterator(items, "writing triage checklists... ", "darkgreen", len(items),
-                           stringify_func=lambda item: item[0])
-
-
-def _escape(text: str) -> str:
-    from html import escape
-
-    return escape(text, quote=True)
 
 
 def _add_static(app: Sphinx) -> None:
@@ -698,8 +382,8 @@ def setup_checklists(app: Sphinx) -> None:
         html=(visit_checkbox_html, None),
         latex=(visit_checkbox_latex, None),
         text=(visit_checkbox_text, None),
-        man=(_plain_checkbox, None),
-        texinfo=(_plain_checkbox, None),
+        man=(plain_checkbox, None),
+        texinfo=(plain_checkbox, None),
     )
     app.add_node(
         checklist_reset,
@@ -713,4 +397,3 @@ def setup_checklists(app: Sphinx) -> None:
     app.add_event(EVENT)
     app.connect("builder-inited", _load)
     app.connect("builder-inited", _add_static)
-    app.connect("html-collect-pages", collect_pages)

@@ -13,7 +13,9 @@ from sphinx.application import Sphinx
 from sphinx.config import Config
 from sphinx.errors import ConfigError
 
-from bbwatch.registry import REGISTRY_ENV
+from bbwatch.errors import TrackerError
+from bbwatch.triage.registry import REGISTRY_ENV, is_demo_registry
+from bbwatch.triage.tracker import check_tracker_settings, web_url_for_api
 
 DEFAULT_BUILDBOT_URL = "https://buildbot.python.org/all/"
 # The production registry, relative to the source folder: what a build reads unless
@@ -160,13 +162,12 @@ def _validate_registry(app: Sphinx, config: Config) -> None:
 def _refuse_demo_for_production(path: Path, name: str, config: Config) -> None:
     """The demo fleet's registry with the production master (and no recorded snapshot standing
     in for it) is a leftover ``BBWATCH_REGISTRY`` from a demo session: the published site would
-    show real failures as known and link them to demo issues. Stop instead."""
-    from bbwatch.fleet import DEMO_REGISTRY
-
+    show real failures as known and link them to demo issues. Stop instead. The demo registry
+    is known by the marker line it carries (``DEMO_MARKER``), wherever it lies."""
     url = os.environ.get("BBWATCH_BUILDBOT_URL") or config.bbwatch_buildbot_url
     snapshot = os.environ.get("BBWATCH_SNAPSHOT") or config.bbwatch_snapshot
     production = urlsplit(url).hostname == urlsplit(DEFAULT_BUILDBOT_URL).hostname
-    if path == DEMO_REGISTRY.resolve() and production and not snapshot:
+    if production and not snapshot and is_demo_registry(path):
         raise ConfigError(
             f"{name} names the demo fleet's registry ({path}) but the site is built against "
             f"{url}: the demo entries must not reach it (unset {REGISTRY_ENV}, or point "
@@ -175,8 +176,6 @@ def _refuse_demo_for_production(path: Path, name: str, config: Config) -> None:
 
 
 def _validate_tracker(config: Config) -> None:
-    from bbwatch.tracker import TrackerError, check_tracker_settings, web_url_for_api
-
     settings = tracker_settings(config.bbwatch_tracker)
     try:
         check_tracker_settings(settings)

@@ -3,7 +3,7 @@
 Plumbing, in Sphinx's own idioms (``sphinx.ext.todo``, ``sphinx.ext.intersphinx``):
 
 - ``builder-inited``: start fetching the fleet ONCE per build, and analysing it once
-  (``bbwatch.analysis.analyse``), in a thread, so network waits overlap Sphinx's reading;
+  (``bbwatch.triage.analysis.analyse``), in a thread, so network waits overlap Sphinx's reading;
   ``get_state`` waits for it where the data is first needed (``env-get-outdated`` when live
   documents may be up to date, before a parallel read forks, ``env-updated`` at the latest)
   and keeps the result on the app. Failure never raises (unless ``bbwatch_strict``): the last
@@ -19,7 +19,6 @@ Plumbing, in Sphinx's own idioms (``sphinx.ext.todo``, ``sphinx.ext.intersphinx`
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import gc
 import hashlib
 import json
@@ -29,7 +28,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from docutils import nodes
 from docutils.parsers.rst import directives
@@ -38,19 +36,23 @@ from sphinx.environment import BuildEnvironment
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from bbwatch import atomic
-from bbwatch.analysis import Analysis, ParsedLog, analyse, log_digest
+from bbwatch.errors import BuildbotError, RegistryError, TrackerError
+from bbwatch.logs.parsed import ParsedLog, log_digest
 from bbwatch.models import FleetData
-from bbwatch.parsecache import ParsedLogCache
+from bbwatch.source.cache import namespace_for
+from bbwatch.source.open import open_client
+from bbwatch.source.parsecache import ParsedLogCache
+from bbwatch.source.serialize import to_dict
 from bbwatch.sphinxext import live_render as render
+from bbwatch.sphinxext import live_store
 from bbwatch.sphinxext.config import BBWatchConfig, WarningType, get_config, registry_path
+from bbwatch.triage.analysis import analyse
+from bbwatch.triage.registry import Registry, load_registry
+from bbwatch.triage.rows import Analysis
+from bbwatch.triage.tracker import FileTracker, GitHubTracker, tracker_from_config
 
 logger = logging.getLogger(__name__)
 
-LAST_FLEET = "live-last-fleet-{}.json"  # per source: the last good fetch, shown when it is down
-# 3: the fleet without raw test logs; each log's ParsedLog inline, or (completed builds) its
-# digest, to read from the parsed-log cache next to it (2: all inline)
-LAST_FORMAT = 3
 PARSED_DIR = "parsed"  # next to the client's cache: completed builds' parsed test logs
 STATIC = Path(__file__).parent / "static"
 NO_FETCH_BUILDERS = ("linkcheck", "dummy")
@@ -60,7 +62,7 @@ class live_block(nodes.General, nodes.Element):  # noqa: N801 (docutils node nam
     """Placeholder for a live block, replaced at ``doctree-resolved``."""
 
 
-def _skip(self: Any, node: nodes.Element) -> None:
+def _skip(self: nodes.NodeVisitor, node: nodes.Element) -> None:
     raise nodes.SkipNode
 
 
@@ -133,7 +135,9 @@ def _purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
     _live_docs(env).pop(docname, None)
 
 
-def _merge(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: Any) -> None:
+def _merge(
+    app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment
+) -> None:
     mine = _live_docs(env)
     for docname, count in getattr(other, "bbwatch_live_docs", {}).items():
         if docname in docnames:
@@ -212,7 +216,6 @@ def fleet_digest(
     """
     if fleet is None:
         return f"none:{reason}"
-    from bbwatch.serialize import to_dict
 
     builds = []
     for builderid in sorted(fleet.builds):
@@ -238,105 +241,6 @@ def fleet_digest(
         data["attempt"] = int(time.time())
     blob = json.dumps(data, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()
-
-
-def _last_path(cache_dir: Path, source: str) -> Path:
-    return cache_dir / LAST_FLEET.format(hashlib.sha256(source.encode()).hexdigest()[:16])
-
-
-def _stamp_path(path: Path) -> Path:
-    """Digest and fetch time of the last good fetch: lets an unchanged fleet skip the rewrite."""
-    return path.with_suffix(".stamp")
-
-
-def _write_atomic(path: Path, data: object) -> None:
-    """Write JSON atomically (readers never see half a file).
-
-    orjson turns the dataclasses into what ``serialize.to_dict`` + json would give (int keys
-    become strings), ~15x faster: a 150-builder fleet is ~8 MB, rewritten whenever it changed.
-    """
-    import orjson
-
-    blob = orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
-    atomic.write_bytes(path, blob)
-
-
-def _file_id(path: Path) -> list[int] | None:
-    """Size and mtime: what tells, without reading 6-8 MB, that the file is the one written
-    (every write is atomic, so a file that differs was torn or replaced since)."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return [st.st_size, st.st_mtime_ns]
-
-
-def _read_stamp(path: Path) -> dict[str, object]:
-    try:
-        stamp = json.loads(_stamp_path(path).read_text("utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return stamp if isinstance(stamp, dict) else {}
-
-
-def _save_last(
-    path: Path, fleet: FleetData, parsed: dict[int, ParsedLog], digest: str,
-    parsed_cache: ParsedLogCache | None = None,
-) -> None:
-    """Keep this fetch for when the master is down: the fleet without its raw test logs (the
-    pages only need their parses), rewritten only when the digest says the data changed.
-    Parses already in ``parsed_cache`` are referenced by digest, not copied."""
-    from bbwatch.parsecache import to_json
-
-    try:
-        stamp = _read_stamp(path)
-        # unchanged data in an intact file (a torn or truncated one is rewritten)
-        if stamp.get("digest") != digest or stamp.get("file") != _file_id(path):
-            data = dataclasses.replace(fleet, test_logs={})
-            cached = {bid for bid in parsed
-                      if parsed_cache is not None and parsed_cache.path_for(bid).is_file()}
-            _write_atomic(path, {
-                "format": LAST_FORMAT,
-                "digest": digest,
-                "fleet": data,
-                "parsed": {str(bid): to_json(p) for bid, p in parsed.items()
-                           if bid not in cached},
-                "parsed_refs": {str(bid): parsed[bid].digest for bid in cached},
-            })
-        _write_atomic(_stamp_path(path), {"digest": digest, "file": _file_id(path),
-                                          "fetched_at": fleet.fetched_at})
-    except OSError as exc:
-        logger.info("bbwatch: could not cache the fleet in %s: %s", path, exc)
-
-
-def _load_last(
-    path: Path, parsed_cache: ParsedLogCache | None = None
-) -> tuple[FleetData | None, dict[int, ParsedLog]]:
-    """The last good fetch and its parsed logs; (None, {}) when absent or unreadable.
-
-    A referenced parse missing from ``parsed_cache`` leaves that build without its log, as a
-    log that could not be fetched would."""
-    from bbwatch.parsecache import from_json
-    from bbwatch.serialize import fleet_from_dict
-
-    try:
-        data = json.loads(path.read_text("utf-8"))
-        if data.get("format") in (2, LAST_FORMAT):
-            fleet = fleet_from_dict(data["fleet"])
-            parsed = {int(k): from_json(v) for k, v in data["parsed"].items()}
-            for key, log_sha in (data.get("parsed_refs") or {}).items():
-                found = parsed_cache.get(int(key), str(log_sha)) if parsed_cache else None
-                if found is not None:
-                    parsed[int(key)] = found
-            stamp = _read_stamp(path)
-            if stamp.get("digest") == data.get("digest"):  # the same data, confirmed later
-                fleet.fetched_at = float(stamp.get("fetched_at") or fleet.fetched_at)
-        else:  # a file from before LAST_FORMAT: the fleet itself, raw logs included
-            fleet, parsed = fleet_from_dict(data), {}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None, {}
-    fleet.source = "cache"
-    return fleet, parsed
 
 
 @contextlib.contextmanager
@@ -367,8 +271,6 @@ def _fetch(
 
     A completed build's test log whose parse is cached is not even read: the parse stands in.
     """
-    from bbwatch.buildbot import BuildbotError, open_client
-
     cache_dir = cfg.resolved_cache_dir(app)
     source = _source(app, cfg)
     known: dict[int, ParsedLog] = {}
@@ -394,26 +296,23 @@ def _fetch(
                 close()
     except (BuildbotError, ValueError, OSError) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        last, parsed = _load_last(_last_path(cache_dir, source), parsed_cache)
+        last_file = live_store.last_path(cache_dir, source)
+        last, parsed = live_store.load_last(last_file, parsed_cache)
         return last, reason, parsed
     return fleet, None, known
 
 
 def _parsed_cache(app: Sphinx, cfg: BBWatchConfig) -> ParsedLogCache:
     """Completed builds' parsed test logs, one directory per source next to the client's."""
-    from bbwatch.cache import namespace_for
-
     return ParsedLogCache(cfg.resolved_cache_dir(app) / PARSED_DIR
                           / namespace_for(_source(app, cfg)))
 
 
-def _registry(app: Sphinx):
+def _registry(app: Sphinx) -> Registry | None:
     """The registry ``bbwatch_registry`` chose (default: the production one), or None."""
     path = registry_path(app.config, app.srcdir)
     if not path.is_file():
         return None
-    from bbwatch.registry import RegistryError, load_registry
-
     try:
         return load_registry(path)
     except RegistryError as exc:
@@ -421,11 +320,11 @@ def _registry(app: Sphinx):
         return None
 
 
-def _tracker(app: Sphinx, cfg: BBWatchConfig) -> tuple[Any, str | None]:
+def _tracker(
+    app: Sphinx, cfg: BBWatchConfig
+) -> tuple[FileTracker | GitHubTracker | None, str | None]:
     """``bbwatch_tracker`` (environment applied): ``{"file": PATH}`` or ``{"github": "o/r",
     "api_url"?, "web_url"?}``; None when it names no search source."""
-    from bbwatch.tracker import TrackerError, tracker_from_config
-
     try:
         return tracker_from_config(cfg.tracker, confdir=Path(app.confdir),
                                    cache_dir=cfg.resolved_cache_dir(app),
@@ -464,7 +363,9 @@ def _builder_inited(app: Sphinx) -> None:
     pending.thread.start()
 
 
-def _gather(app: Sphinx, cfg: BBWatchConfig, registry: Any) -> tuple[LiveState, float]:
+def _gather(
+    app: Sphinx, cfg: BBWatchConfig, registry: Registry | None
+) -> tuple[LiveState, float]:
     """Fetch, analyse and cache the fleet: (the state, seconds it took)."""
     started = time.monotonic()
     parsed_cache = _parsed_cache(app, cfg)
@@ -487,8 +388,8 @@ def _gather(app: Sphinx, cfg: BBWatchConfig, registry: Any) -> tuple[LiveState, 
     digest = fleet_digest(fleet, reason, analysis.parsed if analysis else None)
     if fleet is not None and analysis is not None and fleet.source == "live":
         source = _source(app, cfg)
-        _save_last(_last_path(cfg.resolved_cache_dir(app), source), fleet, analysis.parsed,
-                   digest, parsed_cache)
+        last_file = live_store.last_path(cfg.resolved_cache_dir(app), source)
+        live_store.save_last(last_file, fleet, analysis.parsed, digest, parsed_cache)
     return LiveState(analysis, reason, digest=digest), time.monotonic() - started
 
 

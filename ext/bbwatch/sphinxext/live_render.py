@@ -1,4 +1,4 @@
-"""Docutils nodes for the live blocks, from an :class:`~bbwatch.analysis.Analysis`.
+"""Docutils nodes for the live blocks, from an :class:`~bbwatch.triage.rows.Analysis`.
 
 Every string that came from the network goes into a ``nodes.Text`` (or a literal block), so the
 HTML writer escapes it; no ``nodes.raw`` anywhere. Links only ever point at http(s) URLs.
@@ -14,7 +14,10 @@ from typing import Any, TypeVar
 
 from docutils import nodes
 
-from bbwatch.analysis import (
+from bbwatch.models import Build, Result
+from bbwatch.source.urls import build_url
+from bbwatch.triage.history import Suspect
+from bbwatch.triage.rows import (
     Analysis,
     BranchStatus,
     BuilderRow,
@@ -22,12 +25,9 @@ from bbwatch.analysis import (
     IssueLink,
     Occurrence,
     Problem,
-    build_url,
     describe_age,
     describe_streak,
 )
-from bbwatch.history import Suspect
-from bbwatch.models import Build, Result
 
 # sphinx-design colour names for each result; the word is always printed next to the colour.
 _RESULT_COLOURS = {

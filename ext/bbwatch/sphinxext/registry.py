@@ -28,8 +28,9 @@ from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from bbwatch.registry import KINDS, KnownIssue, Registry, RegistryError, load_registry
+from bbwatch.errors import RegistryError
 from bbwatch.sphinxext.config import WarningType, registry_path
+from bbwatch.triage.registry import KINDS, KnownIssue, Registry, load_registry
 
 logger = logging.getLogger(__name__)
 

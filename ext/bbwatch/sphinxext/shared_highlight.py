@@ -12,11 +12,13 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+from sphinx.builders.html import StandaloneHTMLBuilder
+
 
 class SharedFormatters:
     """Formatters of one builder's highlighter, kept for one ``html-collect-pages`` run."""
 
-    def __init__(self, builder: Any) -> None:
+    def __init__(self, builder: StandaloneHTMLBuilder) -> None:
         self.highlighter = getattr(builder, "highlighter", None)
         self._made: dict[tuple[tuple[str, Any], ...], Any] = {}
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sphinx.builders.html import StandaloneHTMLBuilder
+
 # Builders whose target URI is the quoted docname plus a suffix (``.html`` or ``/``).
 _BUILDERS = ("html", "dirhtml")
 
@@ -27,7 +29,7 @@ class SharedToctree:
     may differ in the next build.
     """
 
-    def __init__(self, builder: Any) -> None:
+    def __init__(self, builder: StandaloneHTMLBuilder) -> None:
         self.builder = builder
         env = builder.env
         documents = set(env.all_docs)

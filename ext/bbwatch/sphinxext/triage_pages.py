@@ -1,0 +1,128 @@
+"""The per-failure triage pages (``triage/<builder-slug>/<build>/<test>.html``): one page per
+known-failures row of the live analysis (and per context other extensions hand in through the
+``bbwatch-triage-contexts`` event), generated at ``html-collect-pages`` from the checklists'
+docutils tree (``bbwatch.sphinxext.checklists.triage_tree``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from html import escape
+from typing import Any
+
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.util import logging
+from sphinx.util.display import status_iterator
+
+from bbwatch.sphinxext.checklists import EVENT, loaded_checklists, triage_tree
+from bbwatch.sphinxext.config import WarningType
+from bbwatch.sphinxext.live import get_analysis
+from bbwatch.sphinxext.shared_highlight import SharedFormatters
+from bbwatch.sphinxext.shared_toctree import SharedToctree
+from bbwatch.triage.analysis_context import contexts_from_analysis
+from bbwatch.triage.context import TrackerLinks, TriageContext, triage_docname
+from bbwatch.triage.fill import fill, missing_checklists
+from bbwatch.triage.mdescape import visible
+from bbwatch.triage.rows import Analysis
+
+logger = logging.getLogger(__name__)
+
+
+def tracker_links(app: Sphinx) -> TrackerLinks:
+    tracker = dict(getattr(app.config, "bbwatch_tracker", {}) or {})
+    labels = tracker.get("labels")
+    return TrackerLinks(
+        # Same key as the live pages' tracker: {"github": "owner/repo"} (else CPython's).
+        repo=str(tracker.get("github") or tracker.get("repo") or TrackerLinks.repo),
+        web_url=str(tracker.get("web_url") or TrackerLinks.web_url),
+        labels=tuple(labels) if isinstance(labels, list | tuple) else TrackerLinks.labels,
+    )
+
+
+def triage_contexts(app: Sphinx) -> list[tuple[str, TriageContext]]:
+    """(docname, context) of every per-failure page: from the fleet analysis, plus any handed
+    in by ``bbwatch-triage-contexts`` handlers (tests, other extensions)."""
+    found: dict[str, TriageContext] = {}
+    analysis = _analysis(app)
+    if analysis is not None:
+
+        for docname, ctx in contexts_from_analysis(analysis):
+            found.setdefault(docname, ctx)
+    for result in app.emit(EVENT):
+        for item in result or ():
+            docname, ctx = item if isinstance(item, tuple) else (None, item)
+            if docname is None:
+                test = ctx.failures[0].test_file if ctx.failures else (ctx.infra or "build")
+                docname = triage_docname(ctx.builder, ctx.build_number, test)
+            found.setdefault(docname, ctx)
+    return sorted(found.items())
+
+
+def _analysis(app: Sphinx) -> Analysis | None:
+    analysis = getattr(app, "bbwatch_analysis", None)
+    if analysis is not None:
+        return analysis
+    try:
+        return get_analysis(app)
+    except Exception as exc:  # noqa: BLE001 - a live-data failure must not stop the site
+        logger.warning(f"per-failure checklists skipped: {exc}", type="bbwatch",
+                       subtype=WarningType.LIVE)
+        return None
+
+
+def collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
+    if app.builder.format != "html" or getattr(app.builder, "embedded", False):
+        return
+    contexts = triage_contexts(app)
+    if not contexts:
+        return
+    checklists, error = loaded_checklists(app)
+    missing = missing_checklists(checklists)
+    if error or missing:  # a data error was reported at builder-inited
+        if missing and not error:
+            logger.warning(f"per-failure checklists skipped: no {', '.join(missing)} checklist",
+                           type="bbwatch", subtype=WarningType.DATA)
+        return
+    tracker = tracker_links(app)
+    navigation = SharedToctree(app.builder)
+    formatters = SharedFormatters(app.builder)
+    for docname, ctx in logging_iter(contexts):
+        triage = fill(ctx, checklists, tracker)
+        subject = ctx.failures[0].test_file if ctx.failures else (ctx.infra or "build")
+        title = visible(f"Triage: {subject} on {ctx.builder} #{ctx.build_number}")
+        section = nodes.section(ids=["triage"])
+        section += nodes.title(title, title)
+        section += triage_tree(triage, checklists)
+        # What write_doc() sets per page: generated pages have no section or figure numbers.
+        # (On a rebuild where no document is written these attributes do not exist yet.)
+        app.builder.secnumbers = {}
+        app.builder.fignumbers = {}
+        with formatters.active():
+            body = app.builder.render_partial(section)["fragment"]
+        context = {
+            "title": _escape(title),
+            "body": body,
+            "parents": [],
+            "display_toc": False,
+            "toc": "",
+        }
+        toctree = navigation.for_page(docname)
+        if toctree is not None:
+            context["toctree"] = toctree  # same depth, same navigation: render it once
+        yield docname, context, "page.html"
+
+
+def logging_iter(
+    items: Sequence[tuple[str, TriageContext]],
+) -> Iterable[tuple[str, TriageContext]]:
+    return status_iterator(items, "writing triage checklists... ", "darkgreen", len(items),
+                           stringify_func=lambda item: item[0])
+
+
+def _escape(text: str) -> str:
+    return escape(text, quote=True)
+
+
+def setup_triage_pages(app: Sphinx) -> None:
+    app.connect("html-collect-pages", collect_pages)
