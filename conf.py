@@ -27,6 +27,9 @@ html_title = "Buildbot Watcher's Handbook"
 html_static_path = ["docs/_static"]
 html_css_files = ["print.css"]
 html_last_updated_fmt = "%Y-%m-%d"
+# Where the site is published: printed QR codes (the watcher's card) point there. Unset, they
+# point at `make serve`'s http://127.0.0.1:8000/ (docs/maintaining/deployment.md).
+html_baseurl = os.environ.get("BBWATCH_SITE_URL", "")
 
 # bbwatch: where live data comes from. The environment wins so `make demo` and CI can point
 # the site at the local fleet without editing this file.

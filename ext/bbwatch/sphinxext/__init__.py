@@ -15,7 +15,7 @@ from typing import Any
 from sphinx.application import Sphinx
 
 from bbwatch import __version__
-from bbwatch.sphinxext import checklists, config, live, registry, triage_pages
+from bbwatch.sphinxext import checklists, config, live, qr, registry, triage_pages
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
@@ -24,6 +24,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     checklists.setup_checklists(app)
     triage_pages.setup_triage_pages(app)
     registry.setup_registry(app)
+    qr.setup_qr(app)
     return {
         "version": __version__,
         "env_version": 1,
