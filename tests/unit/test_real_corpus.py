@@ -21,7 +21,7 @@ MIN_CASES = 60
 ERAS = {f"3.{minor}" for minor in range(6, 16)}  # 3.6 ... 3.15
 OUTCOME_SHAPES = {"fail", "error", "env_changed", "crash", "timeout", "refleak", "memory_blocks",
                   "file_descriptors", "worker_exit", "compile_error", "rerun_pass"}
-PLATFORMS = ("Windows", "macOS", "FreeBSD", "s390x", "ARM", "WASI", "Android")
+PLATFORMS = ("Windows", "macOS", "FreeBSD", "s390x", "ARM", "WASI", "Android", "iOS", "Emscripten")
 CUTS = {"cut_start", "cut_end", "elided"}
 
 
