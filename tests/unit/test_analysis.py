@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from bbwatch.models import Build, Builder, Change, FleetData, Result, Step, Worker
-from bbwatch.triage import analysis, history, rows
+from bbwatch.triage import analysis, flaky_stats, history, rows
 from bbwatch.triage.registry import parse_registry
 from bbwatch.triage.rows import Severity
 
@@ -179,7 +179,7 @@ def test_flaky_rows_list_the_flaky_test_not_deterministic_failures(picture):
     row = next(r for r in picture.flaky if r.test_file == "test_bb_flaky")
     assert {b.name for b in row.builders} >= {"x86 Gentoo 3.14", "ARM64 macOS 3.x"}
     assert row.runs > 0 and 0 < row.rate <= 1
-    assert picture.flaky == sorted(picture.flaky, key=lambda r: r.impact, reverse=True)
+    assert picture.flaky == sorted(picture.flaky, key=flaky_stats.rank_key)
 
 
 def test_mass_failure_collapses_many_builders_at_one_change():

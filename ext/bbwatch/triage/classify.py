@@ -10,7 +10,7 @@ from collections.abc import Callable
 from bbwatch.domain import Failure
 from bbwatch.logs.parsed import BuildTests
 from bbwatch.models import FleetData
-from bbwatch.triage import history, matching
+from bbwatch.triage import flaky_stats, history, matching
 from bbwatch.triage.history import FlakeEvidence, FlipStats
 from bbwatch.triage.registry import Registry
 from bbwatch.triage.rows import FlakyRow, IssueLink, Occurrence, Problem, occurrence, when
@@ -136,7 +136,8 @@ def flakiness_memo(fleet: FleetData, tests: dict[int, BuildTests]) -> Flakiness:
 
 def find_flaky(fleet: FleetData, tests: dict[int, BuildTests], registry: Registry | None,
                tracker: Tracker | None, flakiness: Flakiness | None = None) -> list[FlakyRow]:
-    """The flaky-tests rows: test files with flakiness evidence, most impact first."""
+    """The flaky-tests rows: test files with flakiness evidence, ranked by
+    ``flaky_stats.rank`` (the Wilson lower bound of the failure rate first)."""
     flakiness = flakiness or flakiness_memo(fleet, tests)
     candidates = sorted({t for bt in tests.values() for t in (*bt.failed, *bt.flaky)})
     rows = []
@@ -172,4 +173,4 @@ def find_flaky(fleet: FleetData, tests: dict[int, BuildTests], registry: Registr
             _verdict, links, _note = match_problem(probe, occ, registry, tracker, rerun=True)
             row.issue = links[0] if links else None
         rows.append(row)
-    return sorted(rows, key=lambda r: r.impact, reverse=True)
+    return flaky_stats.rank(rows)
