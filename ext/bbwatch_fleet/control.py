@@ -129,7 +129,8 @@ def free_port() -> int:
 def history_fingerprint() -> str:
     """Changes whenever the scripted history (builders, commits, sources) changes."""
     data = (scenarios.BUILDERS, scenarios.WORKERS, scenarios.COMMITS, scenarios.PUSHES,
-            scenarios.LINES, sources.BASE_TREE)
+            scenarios.LINES, scenarios.LATER_LINES, sources.BASE_TREE,
+            sources.SICK_SITECUSTOMIZE)
     return hashlib.sha256(repr(data).encode()).hexdigest()[:16]
 
 
@@ -234,6 +235,10 @@ def _ensure_master(fleet: Fleet, log: Log) -> None:
               "sqlite:///state.sqlite", str(mdir)], timeout=120)
     template = resources.files("bbwatch_fleet").joinpath("master.cfg").read_text()
     _write_atomic(mdir / "master.cfg", template)
+    # the sick worker's machine-wide Python start-up (mastercfg.sick_env puts it on PYTHONPATH)
+    sick = fleet.dir / "sick"
+    sick.mkdir(exist_ok=True)
+    _write_atomic(sick / "sitecustomize.py", sources.SICK_SITECUSTOMIZE)
 
 
 def _ensure_worker(fleet: Fleet, name: str, log: Log) -> None:
@@ -247,7 +252,8 @@ def _ensure_worker(fleet: Fleet, name: str, log: Log) -> None:
           fleet.passwords[name]])
     info = wdir / "info"
     info.mkdir(exist_ok=True)
-    (info / "admin").write_text("bbwatch local fleet <fleet@example.org>\n")
+    admin = next((w.admin for w in scenarios.WORKERS if w.name == name), "")
+    (info / "admin").write_text(f"{admin}\n")
     (info / "host").write_text(f"{name}: a local bbwatch worker on 127.0.0.1\n")
 
 

@@ -102,9 +102,19 @@ class Test(steps.WarningCountingShellCommand):
     warningPattern = r".*(?:" + "|".join(REGRTEST_WARNINGS) + ")"
 
 
-def make_factory(builder: scenarios.Builder, repo: str, python: str) -> util.BuildFactory:
+def sick_env(builder: scenarios.Builder, sick_dir: str) -> dict[str, str]:
+    """A sick machine's builds start every Python with ``sources.SICK_SITECUSTOMIZE``."""
+    if not builder.sick:
+        return {}
+    plan = ",".join(f"{n}:{test}:{error}" for n, (test, error) in sorted(builder.sick.items()))
+    return {"PYTHONPATH": sick_dir, "BBW_SICK_PLAN": plan}
+
+
+def make_factory(builder: scenarios.Builder, repo: str, python: str,
+                 sick_dir: str = "") -> util.BuildFactory:
     number = util.Interpolate("%(prop:buildnumber)s")
-    env: dict[str, Any] = {**builder.env, "BBW_BUILDNUMBER": number}
+    env: dict[str, Any] = {**builder.env, **sick_env(builder, sick_dir),
+                           "BBW_BUILDNUMBER": number}
     head = [
         python, "-m", "test", "--testdir", "Lib/test", "-j2", "-w", "--fail-env-changed",
         "--fail-rerun", "--slowest", "-uall", f"--timeout={builder.timeout}",
@@ -197,7 +207,7 @@ def build_config(basedir: str | Path) -> dict[str, Any]:
         "builders": [
             util.BuilderConfig(
                 name=b.name, workernames=[b.worker], tags=list(b.tags),
-                factory=make_factory(b, repo, python),
+                factory=make_factory(b, repo, python, str(Path(basedir).parent / "sick")),
                 description=f"{b.name}: a {'stable' if b.stable else 'unstable'} builder of "
                 f"the local bbwatch fleet")
             for b in scenarios.BUILDERS

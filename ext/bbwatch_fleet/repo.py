@@ -76,7 +76,8 @@ def create(repo: Path) -> dict[str, CommitInfo]:
     base = _git(repo, "rev-parse", "HEAD")
     infos: dict[str, CommitInfo] = {}
     when = BASE_TIME
-    for ref, (start, keys) in scenarios.LINES.items():
+    lines = [*scenarios.LINES.items(), *scenarios.LATER_LINES.items()]
+    for ref, (start, keys) in lines:
         start_rev = infos[start].revision if start else base
         _git(repo, "checkout", "-q", "--detach", start_rev)
         for key in keys:

@@ -43,6 +43,7 @@ class Worker:
     name: str
     max_builds: int
     started: bool = True  # False: declared in master.cfg but never started (disconnected)
+    admin: str = "bbwatch local fleet <fleet@example.org>"  # worker info: the owner
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class Builder:
     configure_flags: tuple[str, ...] = ()
     timeout: int = DEFAULT_TIMEOUT
     prioritize: bool = False  # the master-side renderer that raises on one commit (EXCEPTION)
+    # A sick machine (see SICK): build number -> (test file, error) the machine breaks
+    sick: dict[int, tuple[str, str]] = field(default_factory=dict)
     results: tuple[str, ...] = ()  # expected result of build 1, 2, ... in order
 
     @property
@@ -98,8 +101,14 @@ WORKERS = (
     Worker("bbw-win11-amd64", max_builds=2),
     Worker("bbw-arch-amd64", max_builds=1),  # killed once mid-build (RETRY), then restarted
     Worker("bbw-fedora-ppc64le", max_builds=1, started=False),
+    # A volunteer's machine that is sick (full disk, short of memory): every build of both its
+    # builders fails a different, unrelated test that passes at the same revision elsewhere.
+    Worker("bbw-ubuntu-arm64", max_builds=1,
+           admin="Ines Moreau <ines.moreau@example.org>"),
 )
 DISCONNECTED_WORKER = "bbw-fedora-ppc64le"
+SICK_WORKER = "bbw-ubuntu-arm64"
+ENOSPC, NOMEM = "ENOSPC", "MemoryError"  # the errors the sick machine raises (sources.SICK)
 
 S, W, F, E, R = SUCCESS, WARNINGS, FAILURE, EXCEPTION, RETRY
 LINUX, FEDORA, WIN = "bbw-debian-amd64", "bbw-fedora-amd64", "bbw-win11-amd64"
@@ -120,6 +129,11 @@ BUILDERS: tuple[Builder, ...] = (
             env={"BBW_PLATFORM": "freebsd"}, results=(S, F, F, S, F, F)),
     Builder("AMD64 Windows11 3.x", "main", ("3.x", "stable", "tier-1", "win64"), WIN,
             env={"BBW_PLATFORM": "windows"}, results=(S, F, F, S, F, F)),
+    Builder("ARM64 Ubuntu 3.x", "main", ("3.x", "unstable", "tier-2"), SICK_WORKER,
+            sick={1: ("test_bbw_strings", ENOSPC), 2: ("test_bbw_os", NOMEM),
+                  3: ("test_bbw_strings", NOMEM), 4: ("test_bbw_os", ENOSPC),
+                  5: ("test_bbw_strings", ENOSPC), 6: ("test_bbw_calc", NOMEM)},
+            results=(F, F, F, F, F, F)),
     Builder("PPC64LE Fedora Stable LTO + PGO 3.x", "main",
             ("3.x", "stable", "tier-2", "lto", "pgo", "nondebug"), DISCONNECTED_WORKER,
             configure_flags=("--with-lto", "--enable-optimizations"), results=()),
@@ -132,7 +146,7 @@ BUILDERS: tuple[Builder, ...] = (
     Builder("AMD64 Windows11 Non-Debug 3.14", "3.14",
             ("3.14", "stable", "tier-1", "win64", "nondebug"), WIN,
             tests=(*CORE_TESTS, "test_bbw_net"), env={"BBW_PLATFORM": "windows"}, timeout=5,
-            results=(S, F, S, S)),
+            results=(S, F, S, F)),
     Builder("aarch64 CentOS10 LTO 3.14", "3.14",
             ("3.14", "unstable", "tier-2", "lto", "nondebug"), FEDORA,
             tests=(*CORE_TESTS, "test_bbw_parser"), env={"BBW_LTO": "1"},
@@ -142,6 +156,10 @@ BUILDERS: tuple[Builder, ...] = (
     Builder("AMD64 Arch Linux Asan 3.14", "3.14", ("3.14", "unstable", "asan", "sanitizer"),
             "bbw-arch-amd64", tests=(*CORE_TESTS, "test_bbw_memory"),
             env={"BBW_OOM_BUILD": "4"}, results=(S, S, S, R, S)),
+    Builder("ARM64 Ubuntu 3.14", "3.14", ("3.14", "unstable", "tier-2"), SICK_WORKER,
+            sick={1: ("test_bbw_os", NOMEM), 2: ("test_bbw_calc", ENOSPC),
+                  3: ("test_bbw_strings", NOMEM), 4: ("test_bbw_os", ENOSPC)},
+            results=(F, F, F, F)),
     # --- pull request 130400: 2 pushes ---
     Builder("AMD64 Windows PGO NoGIL PR", "PR",
             ("PullRequest", "unstable", "win64", "nogil", "nondebug", "pgo", "tier-1"), WIN,
@@ -193,6 +211,9 @@ COMMITS: tuple[Commit, ...] = (
        {"Lib/bbw_strings.py": sources.STRINGS_DOCS}),
     _c("c10", "gh-130090: Add bbw_strings.center() (#130091)", "dora",
        {"Lib/bbw_strings.py": sources.STRINGS_CENTER}),
+    _c("c11", "gh-130140: Join wrapped lines with the platform's line separator (#130141)",
+       "bruno", {"Lib/bbw_textsep.py": sources.TEXTSEP, "Lib/test/test_bbw_strings.py":
+                 sources.TEST_STRINGS_SEP}),
     # 3.14 (backports)
     _c("d1", "[3.14] gh-130001: Add bbw_calc.median() (GH-130002) (#130100)", "miss-islington",
        {"Lib/bbw_calc.py": sources.CALC_MEDIAN, **_CALC_TEST_MEDIAN}),
@@ -204,6 +225,10 @@ COMMITS: tuple[Commit, ...] = (
        "miss-islington", {"Modules/_bbwjson.c": sources.JSONMODULE_C}),
     _c("d5", "[3.14] gh-130080: Document that bbw_strings.wrap() keeps long words (GH-130081) "
        "(#130130)", "miss-islington", {"Lib/bbw_strings.py": sources.STRINGS_DOCS}),
+    _c("d6", "[3.14] gh-130140: Join wrapped lines with the platform's line separator "
+       "(GH-130141) (#130150)", "miss-islington",
+       {"Lib/bbw_textsep.py": sources.TEXTSEP, "Lib/test/test_bbw_strings.py":
+        sources.TEST_STRINGS_SEP}),
     # pull request 130400 (based on main at c1)
     _c("e1", "gh-130400: Add bbw_strings.title()", "farah",
        {"Lib/bbw_strings.py": sources.STRINGS_TITLE,
@@ -219,6 +244,12 @@ LINES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "3.14": (None, ("d1", "d2", "d3", "d4", "d5")),
     PR_REF: ("c1", ("e1", "e2")),
 }
+# Commits added to the tips of those lines later (committed after every line above, so the
+# hashes of the commits above never change): the change c11 and its backport d6.
+LATER_LINES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "main": ("c10", ("c11",)),
+    "3.14": ("d5", ("d6",)),
+}
 
 # The order the changes reach the master; each push becomes one buildset on its branch.
 PUSHES: tuple[Push, ...] = (
@@ -231,9 +262,9 @@ PUSHES: tuple[Push, ...] = (
     Push("3.14", ("d3", "d4")),
     Push(PR_REF, ("e2",)),
     Push("main", ("c6", "c7")),
-    Push("3.14", ("d5",)),
+    Push("3.14", ("d5", "d6")),
     Push("main", ("c8", "c9")),
-    Push("main", ("c10",)),
+    Push("main", ("c10", "c11")),
 )
 
 BUILDERS_BY_NAME = {b.name: b for b in BUILDERS}
@@ -323,12 +354,30 @@ SCENARIOS: tuple[Scenario, ...] = (
                   "fleet up restarts the worker and Buildbot runs the same build request again "
                   "as build 5 (the builder's last push, so no other request can go first)"),
     Scenario("green", GREEN_BUILDER, 4, SUCCESS, note="every build succeeds"),
+    Scenario("sick_worker", "ARM64 Ubuntu 3.x", 6, FAILURE, test_file="test_bbw_calc",
+             test_id="test_bbw_calc.MeanTests.test_mean_int",
+             log_lines=("MemoryError", "test_bbw_calc failed"),
+             note=f"worker {SICK_WORKER} (two builders) fails another test in every build, "
+                  "with No space left on device or MemoryError; the same revisions pass "
+                  "those tests on the other workers"),
+    Scenario("backport", "AMD64 Windows11 Non-Debug 3.14", 4, FAILURE,
+             test_file="test_bbw_strings", test_id="test_bbw_strings.JoinTests.test_join_lines",
+             log_lines=("FAIL: test_join_lines", "AssertionError"),
+             note="gh-130140 (c11, main) and its 3.14 backport (d6) break the same test on the "
+                  "Windows builders of both branches"),
     Scenario("disconnected", DISCONNECTED_BUILDER, 0, "", step="",
              note=f"worker {DISCONNECTED_WORKER} is never started; the builder has no builds"),
 )
 
 
 SCENARIOS_BY_KIND = {s.kind: s for s in SCENARIOS}
+# The change and its backport that break test_bbw_strings on main and on 3.14 (Windows only).
+BACKPORT = Regression(
+    test_ids=("test_bbw_strings.JoinTests.test_join_lines",),
+    builders=("AMD64 Windows11 3.x", "AMD64 Windows11 Non-Debug 3.14"),
+    introduced_by=_title("c11"), first_bad_build=6, fixed_by=None, first_good_build=None)
+BACKPORT_TITLES = (_title("c11"), _title("d6"))
+SICK_BUILDERS = tuple(b.name for b in BUILDERS if b.sick)
 
 
 def scenario(kind: str) -> Scenario:

@@ -343,6 +343,19 @@ def parse_depth(text, limit=100):
     return best
 '''
 
+# gh-130140 (c11) and its backport (d6): join lines with the platform's separator; the test
+# that comes with it assumes "\n", so it fails on the (emulated) Windows builders only.
+TEXTSEP = '''"""Line separators for the text helpers."""
+import os
+
+# The fleet emulates Windows with BBW_PLATFORM=windows (os.linesep is "\\n" on this host).
+LINESEP = "\\r\\n" if os.environ.get("BBW_PLATFORM") == "windows" else "\\n"
+
+
+def join(lines):
+    return LINESEP.join(lines)
+'''
+
 # --- Lib/test/: the regrtest suite --------------------------------------------------------
 
 _HEADER = '''import importlib.util
@@ -409,6 +422,19 @@ class WrapTests(unittest.TestCase):
 if __name__ == "__main__":
     unittest.main()
 '''
+
+TEST_STRINGS_SEP = TEST_STRINGS.replace(
+    '\n\nif __name__', '''
+
+bbw_textsep = load("bbw_textsep")
+
+
+class JoinTests(unittest.TestCase):
+    def test_join_lines(self):
+        self.assertEqual(bbw_textsep.join(["a", "bb"]), "a\\nbb")
+
+
+if __name__''')
 
 TEST_STRINGS_TITLE = TEST_STRINGS.replace(
     '\n\nif __name__', '''
@@ -613,3 +639,38 @@ BASE_TREE: dict[str, str] = {
     "Lib/test/test_bbw_parser.py": TEST_CRASH,
     "Lib/test/test_bbw_memory.py": TEST_MEMORY,
 }
+
+
+# --- the sick worker ------------------------------------------------------------------------
+# Not in the repository: ``fleet up`` writes it to <fleet>/sick/sitecustomize.py and the sick
+# worker's builders put that folder on PYTHONPATH, so every Python of their builds (regrtest
+# and its worker processes) starts with it. BBW_SICK_PLAN says, per build number, which test
+# file the machine breaks and how ("3:test_bbw_os:MemoryError,4:test_bbw_calc:ENOSPC"): each
+# test of that file errors in setUp, as on a machine whose disk is full or memory exhausted.
+SICK_SITECUSTOMIZE = '''"""A sick machine of the bbwatch local fleet (not a bug in any test)."""
+import errno
+import os
+import unittest
+
+_plan = {}
+for _item in os.environ.get("BBW_SICK_PLAN", "").split(","):
+    if _item.count(":") == 2:
+        _number, _test, _error = _item.split(":")
+        _plan[_number] = (_test, _error)
+_sick = _plan.get(os.environ.get("BBW_BUILDNUMBER", ""))
+
+if _sick is not None:
+    _run = unittest.TestCase.run
+
+    def _fail(*args, **kwargs):
+        if _sick[1] == "ENOSPC":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        raise MemoryError("cannot allocate memory for the test fixture")
+
+    def run(self, result=None):
+        if self.id().split(".")[0] == _sick[0]:
+            self.setUp = _fail
+        return _run(self, result)
+
+    unittest.TestCase.run = run
+'''

@@ -38,8 +38,11 @@ def test_manifest_is_consistent() -> None:
 
 def test_pushes_follow_each_line_of_commits() -> None:
     for ref, (_start, keys) in scenarios.LINES.items():
+        later = scenarios.LATER_LINES.get(ref, (None, ()))[1]
         pushed = [k for p in scenarios.PUSHES if p.branch == ref for k in p.commits]
-        assert pushed == list(keys), ref
+        assert pushed == [*keys, *later], ref
+    for ref, (start, _keys) in scenarios.LATER_LINES.items():
+        assert start == scenarios.LINES[ref][1][-1], ref  # they continue the line's tip
     assert any(len(p.commits) > 1 for p in scenarios.PUSHES)
 
 
@@ -65,7 +68,9 @@ def test_repository_is_deterministic(tmp_path: Path) -> None:
     assert first["c3"].title == "gh-130020: Speed up bbw_calc.mean() (#130021)"
     log = subprocess.run(["git", "log", "--format=%an|%s", "main"], cwd=tmp_path / "a",
                          capture_output=True, text=True, check=True).stdout.splitlines()
-    assert log[0] == "Dora Szabo|gh-130090: Add bbw_strings.center() (#130091)"
+    assert log[0] == ("Bruno Okafor|gh-130140: Join wrapped lines with the platform's line "
+                      "separator (#130141)")
+    assert log[1] == "Dora Szabo|gh-130090: Add bbw_strings.center() (#130091)"
     assert log[-1].endswith("|Initial import")
 
 
