@@ -1,9 +1,10 @@
-"""A local GitHub-shaped HTTP server for tracker tests (127.0.0.1, random port).
+"""A GitHub-shaped search API on ``tests.httpfake.FakeServer``, for tracker tests.
 
 It answers ``GET /search/issues?q=repo:O/R is:issue [in:title] [is:open|is:closed] WORDS`` from
 an in-memory issue list (a word matches a whole ``\\w+`` token of the title, or of title and
 body without ``in:title``), with GitHub's JSON shape and rate-limit headers. Faults are
-scripted per request with ``fail_next``; every request is logged. Usage::
+scripted per request with ``fail_next``; every request is logged in ``requests`` (the
+server's log: ``r.params["q"]`` is the search). Usage::
 
     with FakeGitHub([{"number": 1, "title": "test_os: ...", "state": "open"}]) as gh:
         tracker = GitHubTracker("python/cpython", base_url=gh.url, token=None)
@@ -13,58 +14,42 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+from tests.httpfake import FakeServer, Reply, Request
 
 _WORD = re.compile(r"\w+")
-
-
-@dataclass
-class Fault:
-    status: int = 500
-    headers: dict[str, str] = field(default_factory=dict)
-    body: str | bytes = '{"message": "Server Error"}'
-    delay: float = 0.0  # seconds before answering (a client timeout shorter than this trips)
-
-
-@dataclass
-class Request:
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
+JSON = "application/json; charset=utf-8"
 
 
 class FakeGitHub:
     def __init__(self, issues: Iterable[dict[str, Any]] = (), repo: str = "python/cpython"):
         self.repo = repo
         self.issues: list[dict[str, Any]] = [dict(i) for i in issues]
-        self.requests: list[Request] = []
-        self.faults: list[Fault] = []
         self.rate_remaining = 30
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+        self.server: FakeServer | None = None
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        assert self.server is not None, "FakeGitHub not started"
+        return self.server.url.rstrip("/")
+
+    @property
+    def requests(self) -> list[Request]:
+        assert self.server is not None, "FakeGitHub not started"
+        return self.server.requests
 
     def start(self) -> FakeGitHub:
-        self._thread.start()
+        self.server = FakeServer()
+        self.server.not_found = lambda req: self._reply(404, b'{"message": "Not Found"}')
+        self.server.route("/search/issues", self._search)
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        if self.server is not None:
+            self.server.stop()
 
     def __enter__(self) -> FakeGitHub:
         return self.start()
@@ -76,15 +61,14 @@ class FakeGitHub:
                   body: str | bytes = '{"message": "Server Error"}', delay: float = 0.0,
                   count: int = 1) -> None:
         """Answer the next ``count`` requests with this fault instead of the search."""
-        with self._lock:
-            self.faults.extend(Fault(status, dict(headers or {}), body, delay)
-                               for _ in range(count))
+        assert self.server is not None, "FakeGitHub not started"
+        data = body.encode() if isinstance(body, str) else body
+        self.server.fail_next(self._reply(status, data, headers, delay), count=count)
 
     def add_issue(self, number: int, title: str, state: str = "open", body: str = "",
                   labels: Iterable[str] = ()) -> None:
-        with self._lock:
-            self.issues.append({"number": number, "title": title, "state": state,
-                                "body": body, "labels": list(labels)})
+        self.issues.append({"number": number, "title": title, "state": state,
+                            "body": body, "labels": list(labels)})
 
     # -- search semantics ------------------------------------------------------------------
     def search(self, q: str) -> list[dict[str, Any]]:
@@ -103,7 +87,7 @@ class FakeGitHub:
         if repo != self.repo or not words:
             return []
         found = []
-        for issue in self.issues:
+        for issue in list(self.issues):
             text = issue["title"] if in_title else f"{issue['title']}\n{issue.get('body', '')}"
             tokens = set(_WORD.findall(text.lower()))
             if all(w in tokens for w in words) and state in (None, issue.get("state", "open")):
@@ -125,53 +109,19 @@ class FakeGitHub:
         }
 
     # -- HTTP ------------------------------------------------------------------------------
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
+    def _search(self, req: Request) -> Reply:
+        if "q" not in req.params:
+            return self._reply(404, b'{"message": "Not Found"}')
+        items = self.search(req.params["q"])
+        body = {"total_count": len(items), "incomplete_results": False, "items": items}
+        return self._reply(200, json.dumps(body).encode())
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:  # keep test output quiet
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                parts = urlsplit(self.path)
-                query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-                with fake._lock:
-                    fake.requests.append(Request(parts.path, query, dict(self.headers)))
-                    fault = fake.faults.pop(0) if fake.faults else None
-                if fault is not None:
-                    if fault.delay:
-                        time.sleep(fault.delay)
-                    body = fault.body.encode() if isinstance(fault.body, str) else fault.body
-                    self._send(fault.status, body, fault.headers)
-                    return
-                if parts.path != "/search/issues" or "q" not in query:
-                    self._send(404, b'{"message": "Not Found"}')
-                    return
-                items = fake.search(query["q"])
-                body = json.dumps(
-                    {"total_count": len(items), "incomplete_results": False, "items": items}
-                ).encode()
-                self._send(200, body)
-
-            def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None
-                      ) -> None:
-                try:
-                    self._write(status, body, headers)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up first (timeout tests)
-
-            def _write(self, status: int, body: bytes, headers: dict[str, str] | None) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                sent = {k.lower() for k in (headers or {})}
-                if "x-ratelimit-remaining" not in sent:
-                    self.send_header("X-RateLimit-Limit", "30")
-                    self.send_header("X-RateLimit-Remaining", str(fake.rate_remaining))
-                    self.send_header("X-RateLimit-Reset", str(int(time.time()) + 60))
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(body)
-
-        return Handler
+    def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None,
+               delay: float = 0.0) -> Reply:
+        """GitHub's rate-limit headers on every answer, unless the fault sets its own."""
+        sent = dict(headers or {})
+        if "x-ratelimit-remaining" not in {k.lower() for k in sent}:
+            sent = {"X-RateLimit-Limit": "30", "X-RateLimit-Remaining": str(self.rate_remaining),
+                    "X-RateLimit-Reset": str(int(time.time()) + 60), **sent}
+        return Reply(status=status, body=body, headers={"Content-Type": JSON, **sent},
+                     delay=delay)

@@ -33,7 +33,8 @@ import yaml
 from bbwatch.sphinxext.config import BBWatchConfig
 
 from tests.conftest import REPO
-from tests.fakegithub import FakeGitHub, Request
+from tests.fakegithub import FakeGitHub
+from tests.httpfake import Request
 
 pytestmark = pytest.mark.integration
 
@@ -252,7 +253,7 @@ def test_tracker_searched_the_fake_github_with_the_token(runs: dict[str, Run]) -
     assert requests, "the site never searched the configured GitHub"
     assert {r.path for r in requests} == {"/search/issues"}
     assert all(r.headers.get("Authorization") == f"Bearer {CANARY}" for r in requests)
-    assert all(r.query["q"].startswith("repo:python/cpython ") for r in requests)
+    assert all(r.params["q"].startswith("repo:python/cpython ") for r in requests)
 
 
 def test_known_failures_links_the_fake_servers_issue(runs: dict[str, Run]) -> None:

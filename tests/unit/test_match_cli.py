@@ -145,7 +145,7 @@ def test_github_tracker_against_the_fake_server(capsys, tmp_path, monkeypatch):
         code, out, err = run(capsys, str(LOG), "--tracker", "github", "--github-api", gh.url,
                              "--cache-dir", str(tmp_path), "--json", "--registry",
                              str(_empty(tmp_path)))
-        asked = [r.query["q"] for r in gh.requests]
+        asked = [r.params["q"] for r in gh.requests]
         assert all(r.headers.get("Authorization") == f"Bearer {CANARY}" for r in gh.requests)
     assert code == 0, err
     report = json.loads(out)

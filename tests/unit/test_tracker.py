@@ -109,11 +109,11 @@ def test_github_search_sends_the_documented_query_and_parses_items(gh, tmp_path)
     assert found[0].url == "https://github.com/python/cpython/issues/101"
     request = gh.requests[-1]
     assert request.path == "/search/issues"
-    assert request.query["q"] == "repo:python/cpython is:issue in:title test_os"
-    assert request.query["advanced_search"] == "true"
+    assert request.params["q"] == "repo:python/cpython is:issue in:title test_os"
+    assert request.params["advanced_search"] == "true"
     assert request.headers["Authorization"] == f"Bearer {CANARY}"
     full = tracker.search("segmentation fault", in_title=False)
-    assert gh.requests[-1].query["q"] == "repo:python/cpython is:issue segmentation fault"
+    assert gh.requests[-1].params["q"] == "repo:python/cpython is:issue segmentation fault"
     assert [i.number for i in full] == [102]
 
 
