@@ -5,16 +5,12 @@ markup, so a value from a master, a log or a tracker is never parsed as markup.
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import functools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
-from docutils import io, nodes
-from docutils.core import Publisher, publish_doctree
-from docutils.frontend import Values, get_default_settings
-from docutils.utils import new_document
+from docutils import nodes
+from docutils.core import publish_doctree
 
 from bbwatch.triage.checklist import PLACEHOLDERS
 from bbwatch.triage.mdescape import url_target
@@ -34,82 +30,49 @@ def prepare(body: str) -> str:
     return _LINK_TARGET.sub(lambda m: f"]({_SENTINEL}{m.group(1)})", body)
 
 
+# What MyST's docutils parser gets for a checklist body: our own data, yet no file or raw
+# markup. ``raw_enabled`` stays at its default: MyST's parser would then walk the tree with
+# ``document.traverse`` (deprecated since docutils 0.18, one DeprecationWarning per body);
+# ``_drop_raw`` removes the raw nodes instead, as that walk does.
 _MYST_SETTINGS = {
     "myst_enable_extensions": ["colon_fence", "deflist", "tasklist"],
     "report_level": 4,
     "halt_level": 5,
     "warning_stream": False,
     "file_insertion_enabled": False,
-    "raw_enabled": False,
     "doctitle_xform": False,
 }
 
 
-@functools.cache
-def _docutils_settings() -> Values:
-    """The settings ``publish_doctree`` would build for every body, built once: docutils'
-    option parser cost more than the MyST parse itself."""
-    from myst_parser.parsers.docutils_ import Parser  # heavy (~0.2 s): only when bodies parse
-
-    # the components and settings of docutils.core.publish_programmatically
-    publisher = Publisher("standalone", Parser(), "null", source_class=io.StringInput,
-                          destination_class=io.NullOutput)
-    publisher.process_programmatic_settings(None, dict(_MYST_SETTINGS, traceback=True), None)
-    return publisher.settings
-
-
 @functools.lru_cache(maxsize=256)
 def _parse_myst_cached(text: str) -> nodes.document:
+    """One parse per distinct body (the bodies are the checklists' own, a few dozen): every
+    per-failure page copies the same tree and substitutes its values into the copy."""
     from myst_parser.parsers.docutils_ import Parser  # heavy (~0.2 s): only when bodies parse
 
-    # a copy per parse: publishing records dependencies and the source in the settings
-    with _default_documents_from_cached_settings():
-        return publish_doctree(text, parser=Parser(), settings=copy.copy(_docutils_settings()))
+    document = publish_doctree(text, parser=Parser(), settings_overrides=_MYST_SETTINGS)
+    _drop_raw(document)
+    return document
 
 
-@functools.cache
-def _default_settings(parser_cls: type) -> Values:
-    return get_default_settings(parser_cls)
-
-
-@contextlib.contextmanager
-def _default_documents_from_cached_settings() -> Iterator[None]:
-    """MyST's renderer makes a default document even when handed one (``options.get(
-    "document", make_document())``) and throws it away; making it builds a docutils option
-    parser, ~40% of parsing a short body. While our bodies parse, that default document comes
-    from default settings built once: an equal document, made cheaply."""
-    from myst_parser.mdit_to_docutils import base  # heavy (~0.2 s): only when bodies parse
-
-    original = getattr(base, "make_document", None)
-    if original is None or original.__defaults__ is None:  # not the function we know: leave it
-        yield
-        return
-    default_path, default_parser = original.__defaults__
-
-    def make_document(source_path: str = default_path,
-                      parser_cls: type = default_parser) -> nodes.document:
-        return new_document(source_path, settings=copy.copy(_default_settings(parser_cls)))
-
-    base.make_document = make_document
-    try:
-        yield
-    finally:
-        base.make_document = original
+def _drop_raw(document: nodes.document) -> None:
+    """Raw HTML or LaTeX never reaches a page from a checklist body (MyST makes raw nodes of
+    inline HTML and of the ``{raw}`` directive)."""
+    for node in list(document.findall(nodes.raw)):
+        node.parent.remove(node)
 
 
 def parse_myst(text: str) -> list[nodes.Node]:
     """MyST text -> docutils nodes, outside any Sphinx document (for generated pages)."""
-    # docutils' own deepcopy: copy.deepcopy also copied the whole parsing document behind
-    # every node, ~50x slower, which the per-failure pages paid on every step
+    # docutils' own deepcopy of each child: copy.deepcopy would also copy the whole parsing
+    # document behind every node
     return [child.deepcopy() for child in _parse_myst_cached(prepare(text)).children]
 
 
 def substitute(root: nodes.Element, values: Mapping[str, str] | None) -> None:
     """Put values in place of ``{placeholders}`` in a parsed tree, as text nodes and encoded
     link targets; with ``values=None`` draw blanks to fill in by hand (the generic checklist)."""
-    # One walk, then links, blocks and text in turn (each step only touches its own nodes).
-    refs, blocks, texts = _split(root)
-    for ref in refs:
+    for ref in list(root.findall(nodes.reference)):
         found = _SENTINEL_URL.match(ref.get("refuri", ""))
         if not found:
             continue
@@ -119,16 +82,14 @@ def substitute(root: nodes.Element, values: Mapping[str, str] | None) -> None:
         ref["refuri"] = url_target(values.get(found.group(1), ""))
         if len(ref["refuri"]) > 300:
             ref["classes"].append("bbwatch-long-url")  # print a note, not 8 kB of URL
-    for block in blocks:
+    for block in list(root.findall(nodes.literal_block)):
         text = block.astext()
-        if not _NAME.search(text):
-            continue
         new_text = _NAME.sub(lambda m: _value(values, m, block=True), text)
         if new_text != text:
             new = nodes.literal_block(new_text, new_text, **block.attributes)
             new["language"] = block.get("language") or "text"  # never guess a lexer for logs
             block.replace_self(new)
-    for text_node in texts:
+    for text_node in list(root.findall(nodes.Text)):
         parent = text_node.parent
         if parent is None or isinstance(parent, nodes.literal_block | nodes.raw):
             continue
@@ -152,23 +113,6 @@ def substitute(root: nodes.Element, values: Mapping[str, str] | None) -> None:
         parent.remove(text_node)
         for offset, piece in enumerate(p for p in pieces if not isinstance(p, nodes.Text) or p):
             parent.insert(index + offset, piece)
-
-
-def _split(
-    root: nodes.Element,
-) -> tuple[list[nodes.reference], list[nodes.literal_block], list[nodes.Text]]:
-    """References, literal blocks and text nodes of a tree, in document order, in one walk."""
-    refs: list[nodes.reference] = []
-    blocks: list[nodes.literal_block] = []
-    texts: list[nodes.Text] = []
-    for node in root.findall():
-        if isinstance(node, nodes.Text):
-            texts.append(node)
-        elif isinstance(node, nodes.reference):
-            refs.append(node)
-        elif isinstance(node, nodes.literal_block):
-            blocks.append(node)
-    return refs, blocks, texts
 
 
 def _label(name: str) -> str:

@@ -6,11 +6,8 @@ values only; step bodies are MyST, parsed into docutils nodes, and per-failure v
 substituted into those nodes afterwards (never into the markup), so every network-derived
 string reaches the page escaped by the HTML translator.
 
-Per-failure pages are many and alike, so what they share is made once per build: each step
-body is parsed once and copied per page, Pygments formatters are reused
-(``shared_highlight``), and pages of the same depth share one navigation rendering
-(``shared_toctree``). ``tests/unit/test_triage_pages_fast.py`` holds them byte-for-byte to
-the straightforward rendering.
+Per-failure pages are many and alike: each step body is parsed once per process and copied
+per page (``checklist_myst.parse_myst``).
 """
 
 from __future__ import annotations
@@ -202,39 +199,19 @@ def filled_checklist_node(
 
 def neutralise(root: nodes.Element) -> None:
     """Control and bidi characters from the network shown as symbols, never obeyed."""
-    # One walk; blocks first, then text outside the blocks replaced, then attributes.
-    blocks: list[nodes.literal_block] = []
-    texts: list[nodes.Text] = []
-    elements: list[nodes.Element] = []
-    for node in root.findall():
-        if isinstance(node, nodes.Text):
-            texts.append(node)
-        else:
-            elements.append(node)
-            if isinstance(node, nodes.literal_block):
-                blocks.append(node)
-    replaced: set[int] = set()
-    for block in blocks:
+    for block in list(root.findall(nodes.literal_block)):
         text = block.astext()
         if visible(text) != text:
             new = nodes.literal_block(visible(text), visible(text), **block.attributes)
             block.replace_self(new)
-            replaced.add(id(block))
-            elements.append(new)
-    for text_node in texts:
-        parent = text_node.parent
-        if parent is None or id(parent) in replaced:
-            continue
+    for text_node in list(root.findall(nodes.Text)):
         text = str(text_node)
-        shown = visible(text)
-        if shown != text:
-            parent.replace(text_node, nodes.Text(shown))
-    for node in elements:
-        attributes = node.attributes
+        if text_node.parent is not None and visible(text) != text:
+            text_node.parent.replace(text_node, nodes.Text(visible(text)))
+    for node in root.findall(nodes.Element):
         for key in ("label", "step"):
-            value = attributes.get(key)
-            if isinstance(value, str) and id(node) not in replaced:
-                attributes[key] = visible(value)
+            if isinstance(node.get(key), str):
+                node[key] = visible(node[key])
 
 
 def triage_tree(triage: Triage, checklists: Mapping[str, Checklist]) -> nodes.container:

@@ -63,54 +63,35 @@ def clean(text: str) -> str:
 
 
 def clean_tree(tree: Sequence[nodes.Node]) -> None:
-    """Apply :func:`clean` to every text (and link target) of rendered nodes, in place.
-
-    One walk over the children lists (``findall`` nests a generator per level, and three
-    passes of it cost more than building the nodes)."""
-    stack = [node for node in tree if isinstance(node, nodes.Element)]
-    while stack:
-        element = stack.pop()
-        for index, child in enumerate(element.children):
-            if isinstance(child, nodes.Text):
-                text = str(child)  # not astext(): that drops NULs
-                if not text.isprintable() and (cleaned := clean(text)) != text:
-                    element[index] = nodes.Text(cleaned)
-            else:
-                stack.append(child)
-        if isinstance(element, nodes.reference):
-            if "refuri" in element:
-                element["refuri"] = clean(element["refuri"])
-        elif isinstance(element, nodes.literal_block):
-            element.rawsource = clean(element.rawsource)
+    """Apply :func:`clean` to every text (and link target) of rendered nodes, in place."""
+    for top in tree:
+        for text in list(top.findall(nodes.Text)):
+            cleaned = clean(str(text))  # not astext(): that drops NULs
+            if cleaned != str(text):
+                text.parent.replace(text, nodes.Text(cleaned))
+        for ref in top.findall(nodes.reference):
+            if "refuri" in ref:
+                ref["refuri"] = clean(ref["refuri"])
+        for block in top.findall(nodes.literal_block):
+            block.rawsource = clean(block.rawsource)
 
 
 # --- building nodes -------------------------------------------------------------------------
-# A 150-builder status table is ~10,000 nodes. ``parent += child`` costs ~3 us a child: docutils'
-# setup_child looks for the tree's document, which a tree still being built has not got, through
-# a raised and caught AttributeError. So this module builds every tree bottom-up from fresh,
-# document-less nodes and links children with _adopt, which does what setup_child does then
-# (set ``parent``) in a third of the time. The trees are the same (tests/unit/
-# test_live_render_same.py compares them with what ``+=`` and the text constructors give).
 
 E = TypeVar("E", bound=nodes.Element)
 T = TypeVar("T", bound=nodes.TextElement)
 
 
-def _adopt(parent: E, *children: nodes.Node) -> E:
-    """``parent.extend(children)`` for nodes of a tree being built here (no document yet)."""
-    kids = parent.children
-    for child in children:
-        child.parent = parent
-        kids.append(child)
+def _add(parent: E, *children: nodes.Node) -> E:
+    """``parent`` holding ``children`` after what it holds (for building trees in one
+    expression)."""
+    parent.extend(children)
     return parent
 
 
 def _text(cls: type[T], text: str, classes: Sequence[str] = (), **attributes: Any) -> T:
-    """``cls(text, text, classes=[...])``, the usual text element, via :func:`_adopt`."""
-    node = cls(text, classes=list(classes), **attributes)
-    if text:  # as TextElement: no empty Text child
-        _adopt(node, nodes.Text(text))
-    return node
+    """``cls(text, text, classes=[...])``, the usual text element."""
+    return cls(text, text, classes=list(classes), **attributes)
 
 
 def fmt_time(epoch: float | None) -> str:
@@ -147,29 +128,29 @@ def link(text: str, url: str | None, *classes: str) -> nodes.Node:
 
 
 def para(*children: nodes.Node | str, classes: Sequence[str] = ()) -> nodes.paragraph:
-    return _adopt(nodes.paragraph(classes=list(classes)),
+    return _add(nodes.paragraph(classes=list(classes)),
                   *(nodes.Text(c) if isinstance(c, str) else c for c in children))
 
 
 def _table(headers: Sequence[str], rows: Iterable[Sequence[nodes.Node]], classes: Sequence[str],
            widths: Sequence[int]) -> nodes.table:
-    head = _adopt(nodes.thead(), _adopt(nodes.row(), *(_adopt(nodes.entry(), para(title))
+    head = _add(nodes.thead(), _add(nodes.row(), *(_add(nodes.entry(), para(title))
                                                         for title in headers)))
-    body = _adopt(nodes.tbody(), *(_adopt(nodes.row(), *(_adopt(nodes.entry(), cell)
+    body = _add(nodes.tbody(), *(_add(nodes.row(), *(_add(nodes.entry(), cell)
                                                           for cell in cells))
                                    for cells in rows))
-    group = _adopt(nodes.tgroup(cols=len(headers)),
+    group = _add(nodes.tgroup(cols=len(headers)),
                    *(nodes.colspec(colwidth=width) for width in widths), head, body)
-    return _adopt(nodes.table(classes=["bbwatch-table", *classes]), group)
+    return _add(nodes.table(classes=["bbwatch-table", *classes]), group)
 
 
 def _item(*children: nodes.Node | str) -> nodes.list_item:
     """A list item holding one paragraph."""
-    return _adopt(nodes.list_item(), para(*children))
+    return _add(nodes.list_item(), para(*children))
 
 
 def _list(cls: type[E], items: Iterable[nodes.Node], classes: Sequence[str] = ()) -> E:
-    return _adopt(cls(classes=list(classes)), *items)
+    return _add(cls(classes=list(classes)), *items)
 
 
 # --- banners --------------------------------------------------------------------------------
@@ -193,13 +174,13 @@ def fetched_line(analysis: Analysis) -> nodes.paragraph:
 def unavailable(reason: str, data_time: float | None) -> nodes.admonition:
     shown = (f"showing data from {fmt_time(data_time)}" if data_time
              else "no earlier data to show")
-    return _adopt(nodes.admonition(classes=["warning", "bbwatch-unavailable"]),
+    return _add(nodes.admonition(classes=["warning", "bbwatch-unavailable"]),
                   _text(nodes.title, "Live data unavailable"),
                   para(f"Live data unavailable: {reason}; {shown}."))
 
 
 def disabled() -> nodes.note:
-    return _adopt(nodes.note(classes=["bbwatch-offline"]), para(
+    return _add(nodes.note(classes=["bbwatch-offline"]), para(
         "Live data is disabled for this build (bbwatch_offline): the pages are built "
         "without contacting the Buildbot master."))
 
@@ -236,7 +217,7 @@ def _status_row(row: BuilderRow, analysis: Analysis) -> list[nodes.Node]:
     name = para(_text(nodes.strong, row.builder.name), classes=["bbwatch-builder"])
     tags = para(classes=["bbwatch-tags"])
     for tag in row.builder.tags:
-        _adopt(tags, badge(tag, "secondary", "bbwatch-tag", outline=True), nodes.Text(" "))
+        _add(tags, badge(tag, "secondary", "bbwatch-tag", outline=True), nodes.Text(" "))
     label = row.severity.label
     result = para(result_badge(row.result, row.connected), " ", _text(nodes.emphasis, label))
     since = describe_streak(row.streak, analysis.now)
@@ -256,9 +237,9 @@ def _status_row(row: BuilderRow, analysis: Analysis) -> list[nodes.Node]:
                                  "bbwatch-worker-state", outline=True))
     links = para(link("builder", row.builder_url))
     if row.build_url and row.last_build is not None:
-        _adopt(links, nodes.Text(" · "),
+        _add(links, nodes.Text(" · "),
                link(f"build #{row.last_build.number}", row.build_url))
-    return [_adopt(nodes.container(), name, tags), result, para(since), worker_cell, links]
+    return [_add(nodes.container(), name, tags), result, para(since), worker_cell, links]
 
 
 # --- known failures -------------------------------------------------------------------------
@@ -294,8 +275,8 @@ def problems(rows: Sequence[Problem], analysis: Analysis, doc_link: DocLink) -> 
 
 
 def _field(name: str, *body: nodes.Node) -> nodes.field:
-    return _adopt(nodes.field(), _text(nodes.field_name, name),
-                  _adopt(nodes.field_body(), *body))
+    return _add(nodes.field(), _text(nodes.field_name, name),
+                  _add(nodes.field_body(), *body))
 
 
 def _occurrence_item(occ: Occurrence, analysis: Analysis) -> nodes.list_item:
@@ -303,17 +284,17 @@ def _occurrence_item(occ: Occurrence, analysis: Analysis) -> nodes.list_item:
              link(f"build #{occ.latest.number}", occ.build_url))
     streak = describe_streak(occ.streak, analysis.now)
     if streak:
-        _adopt(p, nodes.Text(f", {streak}"))
+        _add(p, nodes.Text(f", {streak}"))
     if occ.streak is not None and occ.streak.last_good is not None:
-        _adopt(p, nodes.Text(f", last good build #{occ.streak.last_good.number}"))
-    return _adopt(nodes.list_item(), p)
+        _add(p, nodes.Text(f", last good build #{occ.streak.last_good.number}"))
+    return _add(nodes.list_item(), p)
 
 
 def _issue_item(issue: IssueLink) -> nodes.list_item:
     p = para(link(issue.title or "issue", issue.url), f" ({issue.source})")
     if issue.reason:
-        _adopt(p, nodes.Text(f": {issue.reason}"))
-    return _adopt(nodes.list_item(), p)
+        _add(p, nodes.Text(f": {issue.reason}"))
+    return _add(nodes.list_item(), p)
 
 
 def _problem(problem: Problem, analysis: Analysis, doc_link: DocLink) -> nodes.container:
@@ -322,7 +303,7 @@ def _problem(problem: Problem, analysis: Analysis, doc_link: DocLink) -> nodes.c
     head = para(badge(problem.classification, _CLASS_COLOURS.get(problem.classification, "dark"),
                       "bbwatch-classification"), " ",
                 _text(nodes.strong, problem.title), classes=["bbwatch-problem-title"])
-    _adopt(box, head)
+    _add(box, head)
     fields: list[nodes.field] = []
     test_ids = problem.test_ids  # a property that merges the occurrences' ids
     if test_ids:
@@ -334,7 +315,7 @@ def _problem(problem: Problem, analysis: Analysis, doc_link: DocLink) -> nodes.c
     where = _list(nodes.bullet_list, (_occurrence_item(occ, analysis)
                                       for occ in problem.occurrences), ["bbwatch-where"])
     for builder, _worker in problem.idle:
-        _adopt(where, _item(_text(nodes.strong, builder.name),
+        _add(where, _item(_text(nodes.strong, builder.name),
                             f" ({builder.branch or 'other'}): no build yet"))
     fields.append(_field("Fails now on" if problem.kind != "disconnected" else "Builders", where))
     fields.append(_field("First seen", para(fmt_time(problem.first_seen))))
@@ -362,13 +343,13 @@ def _problem(problem: Problem, analysis: Analysis, doc_link: DocLink) -> nodes.c
     triage = _triage_links(problem, doc_link)
     if triage is not None:
         fields.append(_field("Triage", triage))
-    _adopt(box, _list(nodes.field_list, fields, ["bbwatch-fields"]))
+    _add(box, _list(nodes.field_list, fields, ["bbwatch-fields"]))
     excerpt = problem.excerpt
     if problem.kind == "disconnected":
         excerpt = ""  # the worker's name and owner above say it all
     if excerpt:
         # log output, not Python: plain text (the Python lexer only coloured it at random)
-        _adopt(box, nodes.literal_block(excerpt, excerpt, classes=["bbwatch-excerpt"],
+        _add(box, nodes.literal_block(excerpt, excerpt, classes=["bbwatch-excerpt"],
                                         language="text"))
     return box
 
@@ -393,9 +374,9 @@ def _triage_links(problem: Problem, doc_link: DocLink) -> nodes.paragraph | None
         if uri is None:
             continue
         if found:
-            _adopt(p, nodes.Text(" · "))
+            _add(p, nodes.Text(" · "))
         label = "Triage" if len(problem.occurrences) == 1 else f"Triage ({occ.builder.name})"
-        _adopt(p, _text(nodes.reference, label, refuri=uri, internal=True))
+        _add(p, _text(nodes.reference, label, refuri=uri, internal=True))
         found = True
     return p if found else None
 
@@ -425,21 +406,21 @@ def _flaky_row(row: FlakyRow, analysis: Analysis) -> list[nodes.Node]:
     evidence = nodes.bullet_list()
     reruns = sum(1 for e in row.evidence if e.kind == "rerun")
     if reruns:
-        _adopt(evidence, _item(
+        _add(evidence, _item(
             f"failed, then passed on re-run in {reruns} build{'s' if reruns != 1 else ''}"))
     same = sum(1 for e in row.evidence if e.kind == "same-revision")
     if same:
-        _adopt(evidence, _item(
+        _add(evidence, _item(
             f"failed and passed on the same revision {same} time{'s' if same != 1 else ''}"))
     for item in row.evidence:
         if item.kind == "flips":
             where = _builder_name(analysis, item.builderid)
-            _adopt(evidence, _item(f"{where}: {item.detail} (breakage excluded)"))
+            _add(evidence, _item(f"{where}: {item.detail} (breakage excluded)"))
     issue = para(link(row.issue.title, row.issue.url)) if row.issue else para("none")
-    test = _adopt(nodes.container(), para(_text(nodes.literal, row.test_file)))
+    test = _add(nodes.container(), para(_text(nodes.literal, row.test_file)))
     shown = [t for t in row.test_ids if t != row.test_file]
     if shown:
-        _adopt(test, _list(nodes.bullet_list, (_item(test_id) for test_id in shown[:5]),
+        _add(test, _list(nodes.bullet_list, (_item(test_id) for test_id in shown[:5]),
                            ["bbwatch-test-ids"]))
     return [
         test,

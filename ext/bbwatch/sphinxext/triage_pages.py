@@ -18,8 +18,6 @@ from sphinx.util.display import status_iterator
 from bbwatch.sphinxext.checklists import EVENT, loaded_checklists, triage_tree
 from bbwatch.sphinxext.config import WarningType
 from bbwatch.sphinxext.live import get_analysis
-from bbwatch.sphinxext.shared_highlight import SharedFormatters
-from bbwatch.sphinxext.shared_toctree import SharedToctree
 from bbwatch.triage.analysis_context import contexts_from_analysis
 from bbwatch.triage.context import TrackerLinks, TriageContext, triage_docname
 from bbwatch.triage.fill import fill, missing_checklists
@@ -85,8 +83,6 @@ def collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
                            type="bbwatch", subtype=WarningType.DATA)
         return
     tracker = tracker_links(app)
-    navigation = SharedToctree(app.builder)
-    formatters = SharedFormatters(app.builder)
     for docname, ctx in logging_iter(contexts):
         triage = fill(ctx, checklists, tracker)
         subject = ctx.failures[0].test_file if ctx.failures else (ctx.infra or "build")
@@ -98,8 +94,7 @@ def collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
         # (On a rebuild where no document is written these attributes do not exist yet.)
         app.builder.secnumbers = {}
         app.builder.fignumbers = {}
-        with formatters.active():
-            body = app.builder.render_partial(section)["fragment"]
+        body = app.builder.render_partial(section)["fragment"]
         context = {
             "title": _escape(title),
             "body": body,
@@ -107,9 +102,6 @@ def collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
             "display_toc": False,
             "toc": "",
         }
-        toctree = navigation.for_page(docname)
-        if toctree is not None:
-            context["toctree"] = toctree  # same depth, same navigation: render it once
         yield docname, context, "page.html"
 
 
