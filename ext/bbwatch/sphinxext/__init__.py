@@ -15,12 +15,23 @@ from typing import Any
 from sphinx.application import Sphinx
 
 from bbwatch import __version__
-from bbwatch.sphinxext import checklists, config, live, qr, registry, triage_pages
+from bbwatch.sphinxext import (
+    checklists,
+    config,
+    live,
+    live_blocks,
+    live_fresh,
+    qr,
+    registry,
+    triage_pages,
+)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
     config.setup_config(app)
     live.setup_live(app)
+    live_blocks.setup_blocks(app)
+    live_fresh.setup_fresh(app)
     checklists.setup_checklists(app)
     triage_pages.setup_triage_pages(app)
     registry.setup_registry(app)

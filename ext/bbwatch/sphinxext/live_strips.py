@@ -1,0 +1,134 @@
+"""History strips: a builder's (or a test's) last builds as small squares, newest right.
+
+Each square is a link to its build, coloured by a CSS class (``bbwatch-cell-<verdict>``) AND
+carrying its words: the text inside the square (``#12 failure``) is visually hidden on screen
+but read by screen readers, printed on paper, and repeated in the link's title (a tooltip).
+Plain docutils nodes made at build time, so the strips need no JavaScript, work offline and
+print. Builder and test names never go in here; only numbers, result words and URLs built by
+``bbwatch.source.urls`` from the master's base URL.
+
+Also: the anchor of a known-failures entry (``problem_anchor``), shared by the entries and
+the overview rows that link to them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from docutils import nodes
+
+from bbwatch.models import Build
+from bbwatch.source.urls import build_url
+from bbwatch.triage.flaky_stats import Cell, build_strip, test_strip
+from bbwatch.triage.rows import Analysis, BranchStatus, Problem, describe_age
+
+STRIP_LENGTH = 20  # builds per status-page strip
+MATRIX_LENGTH = 8  # results per failure-matrix cell
+
+# verdict -> CSS suffix (a result word or a test verdict; "not run" has a space)
+_CSS = {"not run": "notrun"}
+
+
+def css_of(verdict: str) -> str:
+    return _CSS.get(verdict, verdict)
+
+
+def cell(cell: Cell, base_url: str, what: str = "") -> nodes.Node:
+    """One square: ``#N <verdict>`` (+ ``what``, e.g. the test), linked to build #N."""
+    build = cell.build
+    words = f"#{build.number} {cell.verdict}" + (f" ({what})" if what else "")
+    classes = ["bbwatch-cell", f"bbwatch-cell-{css_of(cell.verdict)}"]
+    url = build_url(base_url, build.builderid, build.number)
+    if not url.lower().startswith(("http://", "https://")):
+        return nodes.inline(words, words, classes=classes)
+    return nodes.reference(words, words, refuri=url, reftitle=words, classes=classes)
+
+
+def strip(cells: Sequence[Cell], base_url: str, caption: str, *classes: str) -> nodes.inline:
+    """A strip of squares, oldest first, introduced by a visually hidden ``caption``."""
+    node = nodes.inline(classes=["bbwatch-strip", *classes])
+    node += nodes.inline(caption, caption, classes=["bbwatch-sr"])
+    for c in cells:
+        node += cell(c, base_url)
+    return node
+
+
+def builder_strip(builds: Sequence[Build], base_url: str,
+                  limit: int = STRIP_LENGTH) -> nodes.inline:
+    """The status page's strip: the builder's last ``limit`` completed builds by result."""
+    cells = build_strip(builds, limit)
+    if not cells:
+        return nodes.inline("no completed build", "no completed build",
+                            classes=["bbwatch-strip", "bbwatch-strip-empty"])
+    caption = f"Last {len(cells)} builds, oldest first: "
+    return strip(cells, base_url, caption, "bbwatch-strip-builds")
+
+
+def verdict_strip(analysis: Analysis, builderid: int, test_file: str | None,
+                  limit: int = MATRIX_LENGTH) -> nodes.inline:
+    """A test's last ``limit`` verdicts on one builder (pass/fail/flaky/not run)."""
+    cells = test_strip(analysis.fleet.builds.get(builderid, ()), analysis.tests, test_file,
+                       limit)
+    if not cells:
+        return nodes.inline("no build", "no build", classes=["bbwatch-strip",
+                                                             "bbwatch-strip-empty"])
+    caption = f"last {len(cells)} results, oldest first: "
+    return strip(cells, analysis.fleet.base_url, caption, "bbwatch-strip-tests")
+
+
+def problem_anchor(problem: Problem) -> str:
+    """The HTML id of a known-failures entry: readable, unique per problem key."""
+    digest = hashlib.sha1(problem.key.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    readable = nodes.make_id(problem.test_file or problem.kind or "problem")[:40].strip("-")
+    return f"problem-{readable}-{digest}" if readable else f"problem-{digest}"
+
+
+def age(epoch: float | None, now: float, suffix: str = " ago") -> nodes.inline:
+    """``3 hours ago``, true at ``now`` (the last check of the master), and re-computed by
+    the page's script from the absolute time in its class when the page is open later."""
+    if not epoch:
+        return nodes.inline("unknown", "unknown", classes=["bbwatch-age"])
+    text = describe_age(now - epoch) + suffix
+    kind = {" ago": ["bbwatch-age-ago"], " old": ["bbwatch-age-old"]}.get(suffix, [])
+    return nodes.inline(text, text, classes=["bbwatch-age", f"bbwatch-t-{int(epoch)}", *kind])
+
+
+def add_history_column(tree: Sequence[nodes.Node], sections: Sequence[BranchStatus],
+                       analysis: Analysis, after: int = 2) -> None:
+    """Give each status table (one per branch section, in order) a history column: the
+    builder's last builds as a strip, after the ``after``-th column."""
+    tables = [n for n in tree if isinstance(n, nodes.table) and "bbwatch-status" in n["classes"]]
+    base = analysis.fleet.base_url
+    for table, section in zip(tables, sections, strict=False):
+        group = next(iter(table.findall(nodes.tgroup)))
+        group["cols"] = group.get("cols", 0) + 1
+        specs = [c for c in group.children if isinstance(c, nodes.colspec)]
+        if len(specs) >= after:
+            group.insert(group.index(specs[after - 1]) + 1, nodes.colspec(colwidth=22))
+        head = next(iter(group.findall(nodes.thead)))
+        title = f"Last {STRIP_LENGTH} builds (newest right)"
+        head_entry = nodes.entry()
+        head_entry += nodes.paragraph(title, title)
+        head[0].insert(after, head_entry)
+        body = next(iter(group.findall(nodes.tbody)))
+        for tr, row in zip(body.children, section.rows, strict=False):
+            entry = nodes.entry()
+            para = nodes.paragraph()
+            para += builder_strip(analysis.fleet.builds.get(row.builder.builderid, ()), base)
+            entry += para
+            tr.insert(after, entry)
+
+
+def anchor_entries(tree: Sequence[nodes.Node], problems: Sequence[Problem]) -> None:
+    """Give each known-failures entry (``bbwatch-problem`` boxes, in the order the entries are
+    rendered: test and mass problems, build failures, infrastructure) its anchor."""
+    order = ([p for p in problems if p.group in ("test", "mass")]
+             + [p for p in problems if p.group == "build"]
+             + [p for p in problems if p.group == "infra"])
+    boxes = [n for n in tree if isinstance(n, nodes.container)
+             and "bbwatch-problem" in n["classes"]]
+    for box, problem in zip(boxes, order, strict=False):
+        anchor = problem_anchor(problem)
+        if anchor not in box["ids"]:
+            box["ids"].append(anchor)
