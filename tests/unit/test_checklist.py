@@ -269,3 +269,31 @@ def test_editing_a_checklist_rebuilds_the_pages_that_show_it(tmp_path):
     yaml_file.write_text(yaml_file.read_text().replace("Read the test log", "Read the stdio log"))
     page = build()
     assert "Read the stdio log" in page and "Read the test log" not in page
+
+
+def _checklist_site(tmp_path: Path, folder: str) -> Path:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "conf.py").write_text(
+        'extensions = ["myst_parser", "bbwatch.sphinxext"]\nbbwatch_offline = True\n'
+        f'html_theme = "basic"\nbbwatch_checklists = {folder!r}\n')
+    (src / "index.md").write_text("# Site\n\n```{triage-checklist} demo\n```\n")
+    return src
+
+
+def test_checklist_folder_given_by_path(make_app, tmp_path):
+    """``bbwatch_checklists`` (relative to conf.py) replaces the shipped checklists."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    write(mine, GOOD)
+    app = make_app("html", srcdir=_checklist_site(tmp_path, "../mine"), freshenv=True)
+    app.build()
+    assert app.warning.getvalue().strip() == ""
+    assert _steps((Path(app.outdir) / "index.html").read_text(), "demo") == ["one", "two"]
+
+
+def test_missing_checklist_folder_is_a_config_error(make_app, tmp_path):
+    from sphinx.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="bbwatch_checklists: checklist folder not found"):
+        make_app("html", srcdir=_checklist_site(tmp_path, "nope"))

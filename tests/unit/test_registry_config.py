@@ -136,11 +136,13 @@ def test_switching_back_from_the_demo_registry_rereads_the_pages(make_app, tmp_p
 
 # -- the CLI -----------------------------------------------------------------------------------
 def test_cli_default_registry(monkeypatch, tmp_path):
-    monkeypatch.chdir(tmp_path)  # no docs/ here: the checkout's production registry
-    assert default_registry_path() == REPO / "docs" / "data" / "known-issues.toml"
-    assert default_registry_path({"BBWATCH_REGISTRY": "x.toml"}) == Path("x.toml")
-    assert default_registry_path({"BBWATCH_REGISTRY": "  "}) == REPO / "docs" / "data" / \
+    monkeypatch.chdir(REPO)  # the handbook's checkout: its production registry
+    assert default_registry_path() == Path.cwd() / "docs" / "data" / "known-issues.toml"
+    assert default_registry_path({"BBWATCH_REGISTRY": "  "}) == Path.cwd() / "docs" / "data" / \
         "known-issues.toml"
+    monkeypatch.chdir(tmp_path)  # elsewhere: only what is given by path, nothing from the package
+    assert default_registry_path() is None
+    assert default_registry_path({"BBWATCH_REGISTRY": "x.toml"}) == Path("x.toml")
 
 
 LOG = REPO / "tests" / "unit" / "samples" / "regrtest" / "real-312-full.log"

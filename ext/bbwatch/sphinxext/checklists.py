@@ -19,6 +19,7 @@ from docutils import nodes
 from docutils.parsers.rst import directives
 from docutils.statemachine import StringList
 from sphinx.application import Sphinx
+from sphinx.config import Config
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
@@ -51,7 +52,8 @@ from bbwatch.triage.mdescape import url_target, visible
 
 logger = logging.getLogger(__name__)
 
-STATIC = Path(__file__).resolve().parents[3] / "docs" / "_static"
+# print.css, checklist.css, checklist.js: shipped in the package (live.py adds the same folder)
+STATIC = Path(__file__).parent / "static"
 EVENT = "bbwatch-triage-contexts"
 
 # Checklists loaded at builder-inited, by source folder (read workers inherit it on fork).
@@ -267,7 +269,7 @@ class TriageChecklistDirective(SphinxDirective):
     def run(self) -> list[nodes.Node]:
         name = self.arguments[0]
         checklists, error = _LOADED.get(str(self.env.srcdir)) or _load_from(
-            checklists_dir_for(Path(self.env.srcdir), Path(self.env.srcdir))
+            checklists_dir_for(self.config, Path(self.env.srcdir), Path(self.env.srcdir))
         )
         if error:
             return [self._problem(error)]
@@ -307,8 +309,11 @@ class TriageChecklistDirective(SphinxDirective):
 
 
 # -- checklists of this build --------------------------------------------------------------------
-def checklists_dir_for(confdir: Path, srcdir: Path) -> Path:
-    """``checklists/`` beside ``conf.py`` (or the sources), else the repository's own."""
+def checklists_dir_for(config: Config, confdir: Path, srcdir: Path) -> Path:
+    """``bbwatch_checklists`` (made absolute at config-inited), else ``checklists/`` beside
+    ``conf.py`` (or the sources), else the checklists shipped with the package."""
+    if config.bbwatch_checklists:
+        return Path(config.bbwatch_checklists)
     for base in (confdir, srcdir):
         if (base / "checklists").is_dir():
             return base / "checklists"
@@ -325,7 +330,8 @@ def _load_from(folder: Path) -> tuple[dict[str, Checklist], str | None]:
 def loaded_checklists(app: Sphinx) -> tuple[dict[str, Checklist], str | None]:
     key = str(app.srcdir)
     if key not in _LOADED:
-        _LOADED[key] = _load_from(checklists_dir_for(Path(app.confdir), Path(app.srcdir)))
+        folder = checklists_dir_for(app.config, Path(app.confdir), Path(app.srcdir))
+        _LOADED[key] = _load_from(folder)
     return _LOADED[key]
 
 

@@ -109,8 +109,12 @@ class Checklist:
 
 
 def default_dir() -> Path:
-    """``checklists/`` of the source tree this package runs from."""
-    return Path(__file__).resolve().parents[3] / "checklists"  # this checkout's root
+    """The checklists shipped with the package (``bbwatch/triage/checklists/``).
+
+    In the repository that folder is a symlink to ``checklists/`` at its root, the one editable
+    copy (the handbook links to it); building the wheel follows the link and packs the files.
+    """
+    return Path(__file__).with_name("checklists")
 
 
 def placeholders(text: str) -> Iterator[re.Match[str]]:
@@ -130,7 +134,7 @@ def placeholders(text: str) -> Iterator[re.Match[str]]:
 
 
 def load_checklists(directory: str | Path | None = None) -> dict[str, Checklist]:
-    """Every ``*.yaml`` in ``directory`` (default: the repository's ``checklists/``), by id."""
+    """Every ``*.yaml`` in ``directory`` (default: the shipped ones, ``default_dir()``), by id."""
     folder = Path(directory) if directory else default_dir()
     if not folder.is_dir():
         raise ChecklistError(folder, 0, "checklist folder not found")

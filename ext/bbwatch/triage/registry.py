@@ -97,15 +97,14 @@ class Registry:
 def default_registry_path(environ: Mapping[str, str] = os.environ) -> Path | None:
     """``$BBWATCH_REGISTRY`` if set (relative to the current directory; it need not exist, so
     a typo is reported when it is loaded), else ``docs/data/known-issues.toml`` of the current
-    directory, else of this checkout: the production registry, never the demo fleet's."""
+    directory (the handbook's checkout): the production registry, never the demo fleet's.
+    The registry is the site's reviewed data, not the package's: an installed ``bbwatch`` run
+    elsewhere is given it by path (``--registry`` or the environment)."""
     chosen = environ.get(REGISTRY_ENV, "").strip()
     if chosen:
         return Path(chosen)
-    for base in (Path.cwd(), Path(__file__).resolve().parents[3]):  # this checkout's root
-        path = base / "docs" / "data" / "known-issues.toml"
-        if path.is_file():
-            return path
-    return None
+    path = Path.cwd() / "docs" / "data" / "known-issues.toml"
+    return path if path.is_file() else None
 
 
 def is_demo_registry(path: str | os.PathLike[str]) -> bool:
