@@ -48,6 +48,9 @@ class BBWatchConfig:
     # gc.freeze() the fleet and its analysis once fetched: only for a process that runs
     # nothing but this build (it changes the whole interpreter); off unless asked
     gc_freeze: bool = False
+    # the checklist folder, absolute once validated; None: checklists/ beside conf.py or the
+    # sources, else the checklists shipped with the package
+    checklists: str | None = None
 
     def resolved_cache_dir(self, app: Sphinx) -> Path:
         if self.cache_dir:
@@ -67,6 +70,7 @@ _VALUES: dict[str, tuple[object, type | tuple[type, ...]]] = {
     "bbwatch_timeout": (10.0, (int, float)),
     "bbwatch_registry": (None, (str, type(None))),
     "bbwatch_gc_freeze": (False, bool),
+    "bbwatch_checklists": (None, (str, type(None))),
 }
 
 
@@ -128,6 +132,7 @@ def _build(config: Config) -> BBWatchConfig:
         timeout=float(config.bbwatch_timeout),
         registry=config.bbwatch_registry,  # BBWATCH_REGISTRY applied at config-inited
         gc_freeze=config.bbwatch_gc_freeze,
+        checklists=config.bbwatch_checklists,
     )
 
 
@@ -143,6 +148,7 @@ def _validate(app: Sphinx, config: Config) -> None:
         raise ConfigError(f"bbwatch_buildbot_url must be an http(s) URL, got {url!r}")
     _validate_tracker(config)
     _validate_registry(app, config)
+    _validate_checklists(app, config)
 
 
 def _validate_registry(app: Sphinx, config: Config) -> None:
@@ -162,6 +168,19 @@ def _validate_registry(app: Sphinx, config: Config) -> None:
         raise ConfigError(f"{name}: registry file not found: {path}")
     _refuse_demo_for_production(path, name, config)
     config.bbwatch_registry = str(path)
+
+
+def _validate_checklists(app: Sphinx, config: Config) -> None:
+    """``bbwatch_checklists``, relative to the configuration directory, must name a folder
+    (of checklist YAML files); written back absolute. Unset: ``checklists/`` beside conf.py or
+    the sources, else the checklists shipped with the package."""
+    chosen = config.bbwatch_checklists
+    if chosen is None:
+        return
+    path = Path(app.confdir, chosen).resolve()
+    if not chosen.strip() or not path.is_dir():
+        raise ConfigError(f"bbwatch_checklists: checklist folder not found: {path}")
+    config.bbwatch_checklists = str(path)
 
 
 def _refuse_demo_for_production(path: Path, name: str, config: Config) -> None:

@@ -14,7 +14,8 @@ Plumbing, in Sphinx's own idioms (``sphinx.ext.todo``, ``sphinx.ext.intersphinx`
 - ``env-get-outdated``: when the data's digest differs from the one stored in the env, the
   documents holding live blocks are re-read, so incremental builds refresh them and nothing
   else.
-- ``doctree-resolved`` (main process, also under ``-j``): placeholders become docutils nodes.
+- ``doctree-resolved`` (main process, also under ``-j``): placeholders become docutils nodes
+  (``live_blocks``).
 """
 
 from __future__ import annotations
@@ -40,12 +41,11 @@ from sphinx.util.docutils import SphinxDirective
 from bbwatch.errors import BuildbotError, RegistryError, TrackerError
 from bbwatch.logs.parsed import ParsedLog, log_digest
 from bbwatch.models import FleetData
-from bbwatch.source.cache import namespace_for
+from bbwatch.source.codec import plain
 from bbwatch.source.open import open_client
 from bbwatch.source.parsecache import ParsedLogCache
-from bbwatch.source.serialize import to_dict
-from bbwatch.sphinxext import live_render as render
-from bbwatch.sphinxext import live_store
+from bbwatch.source.store import namespace_for, open_store
+from bbwatch.sphinxext import live_fresh, live_store
 from bbwatch.sphinxext.config import BBWatchConfig, WarningType, get_config, registry_path
 from bbwatch.triage.analysis import analyse
 from bbwatch.triage.registry import Registry, load_registry
@@ -54,7 +54,6 @@ from bbwatch.triage.tracker import FileTracker, GitHubTracker, tracker_from_conf
 
 logger = logging.getLogger(__name__)
 
-PARSED_DIR = "parsed"  # next to the client's cache: completed builds' parsed test logs
 STATIC = Path(__file__).parent / "static"
 NO_FETCH_BUILDERS = ("linkcheck", "dummy")
 
@@ -76,6 +75,7 @@ class LiveState:
     offline: bool = False
     digest: str = ""
     warned: bool = False
+    checked_at: float = 0.0  # when the master was last asked (answered or not)
 
 
 # --- directives -----------------------------------------------------------------------------
@@ -121,6 +121,12 @@ class FlakyTests(_LiveDirective):
 
     kind = "flaky"
     option_spec = {**_LiveDirective.option_spec, "limit": directives.positive_int}
+
+
+class BbwatchNow(_LiveDirective):
+    """The home page's "now" panel (``live_now``): red builders, counts, data age, links."""
+
+    kind = "now"
 
 
 # --- env bookkeeping (parallel safe, like sphinx.ext.todo) ---------------------------------
@@ -209,7 +215,7 @@ def fleet_digest(
         for b in fleet.builds[builderid]:
             builds.append(
                 [b.buildid, b.builderid, b.number, b.results, b.started_at, b.complete_at,
-                 b.state_string] if b.complete else to_dict(b)
+                 b.state_string] if b.complete else plain(b)
             )
     known = {bid: p.digest for bid, p in (parsed or {}).items() if p.digest}
     logs = {bid: known.get(bid) or log_digest(text) for bid, text in fleet.test_logs.items()}
@@ -217,8 +223,8 @@ def fleet_digest(
     data: dict[str, object] = {
         "base_url": fleet.base_url,
         "source": fleet.source,
-        "builders": [to_dict(b) for b in fleet.builders],
-        "workers": [to_dict(w) for w in fleet.workers],
+        "builders": plain(fleet.builders),
+        "workers": plain(fleet.workers),
         "errors": fleet.errors,
         "builds": builds,
         "logs": sorted(logs.items()),
@@ -283,16 +289,15 @@ def _fetch(
                 close()
     except (BuildbotError, ValueError, OSError) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        last_file = live_store.last_path(cache_dir, source)
-        last, parsed = live_store.load_last(last_file, parsed_cache)
+        last, parsed = live_store.load_last(parsed_cache, source)
         return last, reason, parsed
     return fleet, None, known
 
 
 def _parsed_cache(app: Sphinx, cfg: BBWatchConfig) -> ParsedLogCache:
-    """Completed builds' parsed test logs, one directory per source next to the client's."""
-    return ParsedLogCache(cfg.resolved_cache_dir(app) / PARSED_DIR
-                          / namespace_for(_source(app, cfg)))
+    """Completed builds' parsed test logs, per source, in the cache directory's store."""
+    return ParsedLogCache(open_store(cfg.resolved_cache_dir(app)),
+                          namespace_for(_source(app, cfg)))
 
 
 def _registry(app: Sphinx) -> Registry | None:
@@ -359,18 +364,17 @@ def _gather(
         with _quiet_retries():  # the tracker is a network edge too
             analysis = analyse(fleet, registry=registry, tracker=tracker,
                                parsed_cache=parsed_cache, preparsed=preparsed)
-        if fleet.source == "live":
-            parsed_cache.save_pack(analysis.parsed)
         if fleet.source == "live" and not fleet.errors:  # a whole fleet: the rest is history
             parsed_cache.prune(set(analysis.parsed))
         if note:
             analysis.notes.append(note)
+    checked_at = time.time()
     digest = fleet_digest(fleet, reason, analysis.parsed if analysis else None)
     if fleet is not None and analysis is not None and fleet.source == "live":
         source = _source(app, cfg)
-        last_file = live_store.last_path(cfg.resolved_cache_dir(app), source)
-        live_store.save_last(last_file, fleet, analysis.parsed, digest, parsed_cache)
-    return LiveState(analysis, reason, digest=digest), time.monotonic() - started
+        live_store.save_last(parsed_cache, source, fleet, analysis.parsed, digest)
+    return (LiveState(analysis, reason, digest=digest, checked_at=checked_at),
+            time.monotonic() - started)
 
 
 def _settle(app: Sphinx, state: LiveState, seconds: float) -> None:
@@ -386,65 +390,17 @@ def _settle(app: Sphinx, state: LiveState, seconds: float) -> None:
                 "unavailable" if state.reason else "fetched", seconds)
 
 
-# --- rendering ------------------------------------------------------------------------------
-
-
-def _render(app: Sphinx, node: live_block, fromdocname: str) -> list[nodes.Node]:
-    state = get_state(app)
-    if state.offline:
-        return [render.disabled()]
-    out: list[nodes.Node] = []
-    analysis = state.analysis
-    if state.reason is not None:
-        if not state.warned:
-            state.warned = True
-            logger.warning("Live data unavailable: %s", state.reason, type="bbwatch",
-                           subtype=WarningType.LIVE.value, location=node)
-        out.append(render.unavailable(state.reason, analysis.fetched_at if analysis else None))
-    if analysis is None:
-        return out
-    out.append(render.fetched_line(analysis))
-    out.extend(render.notes_box([*analysis.fleet.errors[:5], *analysis.notes]))
-    options = node["options"]
-    branches, tags = options.get("branch", ()), options.get("tag", ())
-    if node["kind"] == "status":
-        sections = analysis.status_rows(branches, tags, options.get("result", ()))
-        out.extend(render.status(sections, analysis))
-    elif node["kind"] == "failures":
-        rows = analysis.problem_rows(branches, tags)
-        wanted = set(options.get("classification", ()))
-        if wanted:
-            rows = [p for p in rows if p.classification in wanted]
-        out.extend(render.problems(rows[: options.get("limit")], analysis,
-                                   lambda doc: _doc_link(app, fromdocname, doc)))
-    else:
-        rows = analysis.flaky_rows(branches, tags)[: options.get("limit")]
-        out.extend(render.flaky(rows, analysis))
-    render.clean_tree(out)
-    return [nodes.container("", *out, classes=["bbwatch-live", f"bbwatch-{node['kind']}"])]
-
-
-def _doc_link(app: Sphinx, fromdocname: str, docname: str) -> str | None:
-    """Relative URI of a generated triage page, or None when no such page is built."""
-    pages = getattr(app.env, "bbwatch_triage_pages", None)
-    if pages is not None and docname not in pages:
-        return None
-    try:
-        return app.builder.get_relative_uri(fromdocname, docname)
-    except Exception:  # builders without pages (linkcheck, dummy) cannot link
-        return None
-
-
-def _resolve(app: Sphinx, doctree: nodes.document, fromdocname: str) -> None:
-    for node in list(doctree.findall(live_block)):
-        node.replace_self(_render(app, node, fromdocname))
-
-
 def _finished(app: Sphinx, exc: Exception | None) -> None:
-    """``bbwatch_strict``: degraded live data fails the build (the pages are still written)."""
+    """The version file (``live_fresh``) says what this build checked; ``bbwatch_strict``:
+    degraded live data fails the build (the pages are still written)."""
     if exc is not None:  # the build failed already; a running fetch ends on its timeouts
         return
     state = get_state(app)
+    if app.builder.format == "html" and not state.offline:
+        data_at = state.analysis.fetched_at if state.analysis else None
+        live_fresh.write_version(Path(app.outdir), live_fresh.version_payload(
+            live_fresh.short_version(state.digest), data_at, state.checked_at or time.time(),
+            state.reason is None, state.reason))
     if state.reason is None or not get_config(app).strict:
         return
     if not state.warned:
@@ -462,11 +418,11 @@ def setup_live(app: Sphinx) -> None:
     app.add_directive("buildbot-status", BuildbotStatus)
     app.add_directive("known-failures", KnownFailures)
     app.add_directive("flaky-tests", FlakyTests)
+    app.add_directive("bbwatch-now", BbwatchNow)
     app.connect("builder-inited", _builder_inited)
     app.connect("env-get-outdated", _outdated)
     app.connect("env-before-read-docs", _before_read)
     app.connect("env-updated", _env_updated)
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)
-    app.connect("doctree-resolved", _resolve)
     app.connect("build-finished", _finished)
