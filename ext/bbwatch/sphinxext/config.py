@@ -45,8 +45,9 @@ class BBWatchConfig:
     timeout: float = 10.0
     # the known-issues registry, absolute once validated; None: <srcdir>/data/known-issues.toml
     registry: str | None = None
-    # gc.freeze() the fleet and its analysis once fetched: only for a process that runs
-    # nothing but this build (it changes the whole interpreter); off unless asked
+    # keep the fetched fleet and its analysis out of the collector (gc.freeze): only for a
+    # process that runs nothing but this build (it changes the whole interpreter); off unless
+    # asked
     gc_freeze: bool = False
     # the checklist folder, absolute once validated; None: checklists/ beside conf.py or the
     # sources, else the checklists shipped with the package
