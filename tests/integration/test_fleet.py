@@ -230,3 +230,31 @@ def test_down_then_up_keeps_the_history(fleet) -> None:
     assert up.stdout == fleet.url + "\n"
     assert len(_get.__wrapped__(fleet.api, "builds?field=buildid")["builds"]) == builds
     assert len(_get.__wrapped__(fleet.api, "buildsets")["buildsets"]) == len(scenarios.PUSHES)
+
+
+def test_sick_worker_fails_another_test_each_build(api: str, builder_ids: dict[str, int]) -> None:
+    workers = {w["name"]: w for w in _get(api, "workers")["workers"]}
+    info = workers[scenarios.SICK_WORKER]["workerinfo"]
+    assert info["admin"].strip() == "Ines Moreau <ines.moreau@example.org>"
+    for spec in scenarios.BUILDERS:
+        if not spec.sick:
+            continue
+        assert spec.worker == scenarios.SICK_WORKER
+        tests = [spec.sick[n][0] for n in sorted(spec.sick)]
+        assert all(a != b for a, b in zip(tests, tests[1:], strict=False)), spec.name
+        for number, (test, error) in spec.sick.items():
+            log = step_log(api, build_of(api, builder_ids, spec.name, number), "test")
+            words = "No space left on device" if error == scenarios.ENOSPC else "MemoryError"
+            assert words in log and f"{test} failed" in log, (spec.name, number)
+
+
+def test_change_and_backport_break_one_test_on_two_branches(
+        api: str, builder_ids: dict[str, int]) -> None:
+    red = scenarios.BACKPORT
+    for name, title in zip(red.builders, scenarios.BACKPORT_TITLES, strict=True):
+        spec = scenarios.BUILDERS_BY_NAME[name]
+        build = build_of(api, builder_ids, name, len(spec.results))
+        assert RESULTS[build["results"]] == "failure"
+        assert title in change_titles(api, build)
+        assert "FAIL: test_join_lines (test_bbw_strings.JoinTests.test_join_lines)" in \
+            step_log(api, build, "test")

@@ -226,7 +226,10 @@ def test_status_shows_every_builder_once_with_its_result_word(picture):
             assert worker == "unknown worker"
         else:
             state = "connected" if want.worker.connected else "disconnected"
-            assert worker == f"{render.clean(want.worker.name)} {state}"
+            expected = f"{render.clean(want.worker.name)} {state}"
+            if want.worker.name in picture.sick_workers:  # its owner, to mail
+                expected += f" sick worker owner: {render.clean(want.worker.admin)}"
+            assert worker == expected
     rubrics = [r.astext() for r in tree.findall(nodes.rubric)]
     assert rubrics == [render.clean(s.branch) for s in sections]
     summary = _find(tree, "bbwatch-summary")

@@ -235,6 +235,10 @@ def _status_row(row: BuilderRow, analysis: Analysis) -> list[nodes.Node]:
         worker_cell = para(worker.name, " ",
                            badge(state, "success" if worker.connected else "danger",
                                  "bbwatch-worker-state", outline=True))
+        if worker.name in analysis.sick_workers:  # its failures are the machine's, not tests'
+            _add(worker_cell, nodes.Text(" "),
+                 badge("sick worker", "danger", "bbwatch-sick-worker"),
+                 nodes.Text(f" owner: {worker.admin}" if worker.admin else " owner unknown"))
     links = para(link("builder", row.builder_url))
     if row.build_url and row.last_build is not None:
         _add(links, nodes.Text(" · "),
@@ -329,6 +333,9 @@ def _problem(problem: Problem, analysis: Analysis, doc_link: DocLink) -> nodes.c
     if problem.suspects:
         fields.append(_field("Suspect changes", _list(nodes.enumerated_list, (
             _suspect_item(suspect) for suspect in problem.suspects[:5]), ["bbwatch-suspects"])))
+    if problem.backports:  # the suspects are one change and its backports
+        fields.append(_field("Change and backports", _list(nodes.bullet_list, (
+            _item(family.describe()) for family in problem.backports), ["bbwatch-backports"])))
     if problem.issues:
         fields.append(_field("Issue", _list(
             nodes.bullet_list, (_issue_item(issue) for issue in problem.issues),

@@ -15,6 +15,7 @@ from bbwatch.logs.parsed import BuildTests, ParsedLog, ParseStore, build_tests, 
 from bbwatch.models import Build, Builder, FleetData, Result, Step, Worker
 from bbwatch.source.urls import build_url, builder_url
 from bbwatch.triage import history
+from bbwatch.triage.backports import backport_families
 from bbwatch.triage.classify import classify_problems, find_flaky, flakiness_memo, sort_problems
 from bbwatch.triage.history import Streak
 from bbwatch.triage.registry import Registry
@@ -29,6 +30,8 @@ from bbwatch.triage.rows import (
     occurrence,
 )
 from bbwatch.triage.tracker import Tracker
+from bbwatch.triage.worker_problems import sick_worker_problems
+from bbwatch.triage.workers import find_sick_workers, without_worker_failures
 
 MASS_MIN_BUILDERS = 3  # builders failing at one change before problems collapse ...
 MASS_MIN_PROBLEMS = 3  # ... and how many distinct problems they must share
@@ -118,7 +121,8 @@ def _latest_test_verdict(builds: Sequence[Build], tests: dict[int, BuildTests]) 
 
 
 def _problems(
-    fleet: FleetData, tests: dict[int, BuildTests], parsed: dict[int, ParsedLog]
+    fleet: FleetData, tests: dict[int, BuildTests], parsed: dict[int, ParsedLog],
+    workers_fault: frozenset[int] = frozenset(),
 ) -> list[Problem]:
     by_test: dict[str, Problem] = {}
     infra: dict[tuple[str, str], Problem] = {}
@@ -133,7 +137,8 @@ def _problems(
             info = tests[verdict.buildid]
             log = parsed.get(verdict.buildid)
             failed = sorted(info.failed)
-            if not failed and verdict.result == Result.FAILURE and _infra_kind(
+            if not failed and verdict.buildid not in workers_fault and (
+                verdict.result == Result.FAILURE) and _infra_kind(
                 verdict, log
             ) is None and _failed_step(verdict) is not None:
                 failed = ["(test step)"]  # regrtest died without naming a test
@@ -278,10 +283,19 @@ def analyse(
     ``parsed_cache`` and ``preparsed``: see :func:`build_tests`.
     """
     tests, parsed = build_tests(fleet, parsed_cache, preparsed)
-    problems = _collapse_mass(_problems(fleet, tests, parsed))
+    # A sick worker's failures are the worker's: neither test problems nor flakiness evidence
+    sick = find_sick_workers(fleet, tests, parsed)
+    tests = without_worker_failures(tests, sick)
+    fault = frozenset(b for w in sick.values() for b, _ in w.attributed)
+    problems = _collapse_mass(sick_worker_problems(fleet, sick,
+                                                   _problems(fleet, tests, parsed, fault)))
     notes: list[str] = []
     flakiness = flakiness_memo(fleet, tests)
     classify_problems(problems, fleet, tests, registry, tracker, notes, flakiness)
+    for problem in problems:  # one failure on several branches: a change and its backports?
+        if problem.suspects and len(problem.branches) > 1:
+            top = [s.change for s in problem.suspects if s.score == problem.suspects[0].score]
+            problem.backports = backport_families(top)
     return Analysis(
         fleet=fleet,
         now=time.time() if now is None else now,
@@ -291,4 +305,5 @@ def analyse(
         tests=tests,
         notes=notes,
         parsed=parsed,
+        sick_workers=sick,
     )

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from bbwatch.logs.parsed import BuildTests, ParsedLog
 from bbwatch.models import Build, Builder, FleetData, Result, Worker
 from bbwatch.source.urls import build_url, builder_url
+from bbwatch.triage.backports import BackportFamily
 from bbwatch.triage.context import triage_docname
 from bbwatch.triage.history import FlakeEvidence, FlipStats, Streak, Suspect
+from bbwatch.triage.workers import SickWorker
 
 
 class Severity(enum.IntEnum):
@@ -131,6 +133,9 @@ class Problem:
     evidence: list[FlakeEvidence] = field(default_factory=list)
     suspects: list[Suspect] = field(default_factory=list)
     children: list[Problem] = field(default_factory=list)  # collapsed into a mass failure
+    # suspects that are one change and its backports (bbwatch.triage.backports), on a
+    # problem failing on several branches
+    backports: list[BackportFamily] = field(default_factory=list)
     # builders concerned that have no build to point at (e.g. a worker never connected)
     idle: list[tuple[Builder, Worker | None]] = field(default_factory=list)
 
@@ -209,6 +214,8 @@ class Analysis:
     notes: list[str] = field(default_factory=list)  # e.g. "tracker not checked: <reason>"
     # buildid -> its parsed test log: everything the pages and triage take from raw logs
     parsed: dict[int, ParsedLog] = field(default_factory=dict)
+    # worker name -> the failures attributed to that worker (bbwatch.triage.workers)
+    sick_workers: dict[str, SickWorker] = field(default_factory=dict)
 
     @property
     def fetched_at(self) -> float:
