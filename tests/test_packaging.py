@@ -106,6 +106,7 @@ def test_installed_wheel_runs(tmp_path):
     env = {k: v for k, v in os.environ.items()
            if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME", "BBWATCH_REGISTRY",
                         "BBWATCH_BUILDBOT_URL", "BBWATCH_SNAPSHOT", "BBWATCH_OFFLINE")}
+    env["BBWATCH_CACHE_DIR"] = str(tmp_path / "cache")  # the CLI's, not the user's
     dist = tmp_path / "dist"
     _run(sys.executable, "-m", "build", "--outdir", dist, REPO, cwd=tmp_path, env=env)
     (wheel,) = dist.glob("bbwatch-*.whl")
