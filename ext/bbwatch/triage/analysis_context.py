@@ -20,6 +20,7 @@ from bbwatch.triage.context import (
 )
 from bbwatch.triage.matching import rank
 from bbwatch.triage.registry import Registry
+from bbwatch.triage.reproduce import regrtest_command_of
 from bbwatch.triage.rows import Analysis, Occurrence, Problem, branch_of
 from bbwatch.triage.search import search_candidates
 from bbwatch.triage.tracker import Tracker
@@ -168,6 +169,8 @@ def context_from_occurrence(problem: Problem, occ: Occurrence, analysis: Analysi
     """One known-failures row (a problem on one builder) as a triage context."""
     ctx = _base_context(occ, analysis.fleet.base_url)
     ctx.seed = _seed(analysis, occ.latest.buildid)
+    log = analysis.fleet.test_logs.get(occ.latest.buildid, "")
+    ctx.test_command = regrtest_command_of(log[:4000])
     ctx.suspects = _suspects(problem)
     ctx.notes = list(getattr(analysis, "notes", ()) or ())
     if problem.group in ("build", "infra"):  # a non-test failure: its own checklist

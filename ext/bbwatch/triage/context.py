@@ -103,6 +103,7 @@ class TriageContext:
     first_failing: BuildLink | None = None
     last_good: BuildLink | None = None
     seed: str = ""  # regrtest's "Using random seed", to reproduce the order
+    test_command: str = ""  # the builder's regrtest command line, when the log shows it
     notes: list[str] = field(default_factory=list)  # e.g. "tracker not checked: <reason>"
 
     @property

@@ -29,6 +29,7 @@ from bbwatch.triage.context import (
 )
 from bbwatch.triage.matching import suggest_title
 from bbwatch.triage.mdescape import code_span, fenced, fill_markdown, fill_text, md_escape
+from bbwatch.triage.reproduce import reproduce
 
 COMMENT_EXCERPT_LINES = 30
 NO_ISSUE_YET = "<link to the issue>"
@@ -323,9 +324,11 @@ def _infra_values(ctx: TriageContext, tracker: TrackerLinks) -> dict[str, str]:
 
 
 def reproduce_command(ctx: TriageContext, test_file: str) -> str:
-    seed = ctx.seed if ctx.seed.isdigit() else "SEED"
-    target = test_file or "TESTS"
-    return f"./python -m test -r --randseed={seed} -v {target}"
+    """The command (``bbwatch.triage.reproduce``) and its notes, as one shell block."""
+    f = next((f for f in ctx.failures if f.test_file == test_file), None)
+    found = reproduce(ctx.builder, test_file, test_ids=f.test_ids if f else (), seed=ctx.seed,
+                      kind=f.kind if f else "failed", command=ctx.test_command)
+    return "\n".join([found.command, *(f"# {note}" for note in found.notes)])
 
 
 def issue_body(

@@ -9,6 +9,7 @@ from typing import Any
 from bbwatch.triage.context import BuildLink, Candidate, SuspectChange, TriageContext
 from bbwatch.triage.fill import FilledFailure, FilledStep, Triage
 from bbwatch.triage.mdescape import code_span, md_escape, url_target, visible
+from bbwatch.triage.reproduce import reproduce
 
 
 def to_json(triage: Triage) -> dict[str, Any]:
@@ -23,7 +24,7 @@ def to_json(triage: Triage) -> dict[str, Any]:
         "green": triage.green,
         "checklist": triage.checklist.id if triage.checklist else None,
         "infra": ctx.infra,
-        "failures": [_failure_json(f) for f in triage.failures],
+        "failures": [_failure_json(f, triage) for f in triage.failures],
         "reply_text": triage.reply_text,
         "suspects": [_suspect_json(s) for s in ctx.suspects],
         "first_failing": _link_json(ctx.first_failing),
@@ -34,7 +35,7 @@ def to_json(triage: Triage) -> dict[str, Any]:
     }
 
 
-def _failure_json(f: FilledFailure) -> dict[str, Any]:
+def _failure_json(f: FilledFailure, triage: Triage) -> dict[str, Any]:
     return {
         "test_file": f.failure.test_file,
         "test_id": f.test_id or None,
@@ -54,6 +55,10 @@ def _failure_json(f: FilledFailure) -> dict[str, Any]:
         "reply_text": f.reply_text,
         "excerpt": f.failure.excerpt,
         "steps": [_step_json(s) for s in f.steps],
+        "reproduce": reproduce(triage.context.builder, f.failure.test_file,
+                               test_ids=f.failure.test_ids, seed=triage.context.seed,
+                               kind=f.failure.kind,
+                               command=triage.context.test_command).to_json(),
     }
 
 
