@@ -1,9 +1,11 @@
 """The ``bbwatch`` command line, on top of every stage: one module per sub-command (``parse``,
-``match``, ``triage``, ``fleet``, ``snapshot``), each with ``register(subparsers)``; ``main``
+``match``, ``triage``, ``fleet``, ``snapshot``, ``serve``), each with ``register(subparsers)``; ``main``
 dispatches to them.
 
-May import any stage (``bbwatch.source``, ``bbwatch.logs``, ``bbwatch.triage``) and the
-docutils rendering of ``bbwatch.sphinxext.checklists`` (``triage --format html``); nothing
+May import any stage (``bbwatch.source``, ``bbwatch.logs``, ``bbwatch.triage``), the
+docutils rendering of ``bbwatch.sphinxext.checklists`` (``triage --format html``) and the
+version file of ``bbwatch.sphinxext.live_fresh`` (``serve``, which runs Sphinx itself in a
+child process and serves the site it builds); nothing
 imports this package. The demo fleet (``bbwatch_fleet``) is a separate, optional package that
 only ``fleet`` loads, when it runs.
 """
