@@ -1,6 +1,6 @@
 """How fast, and how cheap for the master, is fetching what the live pages need?
 
-Starts the scale fixture (``scalefleet.py``, its own process) and measures, in one run:
+Starts the scale fixture (``tests/scalefleet.py``, its own process) and measures, in one run:
 
 - cold: ``BuildbotClient.fetch_fleet`` with an empty cache (the pages' ``bbwatch_history``);
 - naive: the same data fetched one request at a time with plain ``requests``, no cache;
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import requests
 
-HERE = Path(__file__).resolve().parent
+REPO = Path(__file__).resolve().parent.parent
 TARGET_SPEEDUP = 8.0
 TARGET_WARM = 3
 PER_NEW_BUILD = 4  # steps + changes + test log + slack: "3 + a small constant per new build"
@@ -35,8 +35,8 @@ class Fixture:
     """The scale fixture in a child process, so its threads don't share our GIL."""
 
     def __init__(self, *args: str) -> None:
-        cmd = [sys.executable, str(HERE / "scalefleet.py"), "--port", "0", *args]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        cmd = [sys.executable, "-m", "tests.scalefleet", "--port", "0", *args]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=REPO)
         assert self.proc.stdout is not None
         self.url = self.proc.stdout.readline().strip()
         if not self.url.startswith("http://"):

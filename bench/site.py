@@ -1,6 +1,6 @@
 """How much do live pages cost a site build, and how heavy are they for a browser?
 
-Starts the scale fixture (``scalefleet.py``), builds the real site (``docs/``, like ``make
+Starts the scale fixture (``tests/scalefleet.py``), builds the real site (``docs/``, like ``make
 html``) once to fill the cache, then times, each in a fresh output directory:
 
 - live: a full build against the fixture with that warm cache;
@@ -28,10 +28,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(REPO))  # the headless-Chromium helper lives with the browser tests
 
-import chromium  # noqa: E402
-from fetch import Fixture  # noqa: E402
+from fetch import Fixture  # noqa: E402 (bench/ is this script's own folder)
+
+from tests import chromium  # noqa: E402
 
 TARGET_RATIO = 1.3
 TARGET_PAGE = 1_000_000

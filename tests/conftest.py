@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,12 +9,6 @@ import pytest
 pytest_plugins = ("sphinx.testing.fixtures",)
 
 REPO = Path(__file__).resolve().parent.parent
-
-# bench/ holds the scale/fault/hostile fixture master the tests also serve. Appended (not
-# prepended) so its script names (site.py, parse.py, fetch.py) never shadow a real module.
-if str(REPO / "bench") not in sys.path:
-    sys.path.append(str(REPO / "bench"))
-
 
 @pytest.fixture(scope="session")
 def rootdir() -> Path:

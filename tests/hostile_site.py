@@ -1,7 +1,8 @@
 """Build the live pages against a hostile master, once, for tests/test_hostile.py and the browser.
 
-The master is ``bench/scalefleet.py --hostile`` in its own process: builders 1-3 have names,
-workers, commits, authors, test ids and log lines made of ``bench/hostile.py``'s payloads. The
+The master is ``tests/scalefleet.py`` serving a hostile fleet in this process (Sphinx runs in
+its own): builders 1-3 have names, workers, commits, authors, test ids and log lines made of
+``tests/hostile.py``'s payloads. The
 tracker is a local issues file whose matching issue has a hostile title and an href-breaking
 URL. ``GITHUB_TOKEN`` is set to a canary that must never show up anywhere.
 """
@@ -15,10 +16,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import chromium  # noqa: F401 (re-exported for the browser tests)
-import hostile
-
+from tests import hostile
 from tests.conftest import REPO
+from tests.fleetdata import Fleet
+from tests.scalefleet import serve
 
 ROOT = REPO / "tests" / "roots" / "test-faults"
 TOKEN_CANARY = "ghp_bbwatchCanaryToken0123456789abcdef"
@@ -51,14 +52,8 @@ class HostileSite:
 def build_hostile_site(tmp: Path) -> HostileSite:
     issues = tmp / "issues.json"
     issues.write_text(json.dumps([HOSTILE_ISSUE]), encoding="utf-8")
-    server = subprocess.Popen(
-        [sys.executable, str(REPO / "bench" / "scalefleet.py"), "--hostile", "--builders", "6",
-         "--builds", "6", "--latency-ms", "0", "--log-kb", "8", "--seed", "5", "--port", "0"],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        assert server.stdout is not None
-        url = server.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:"), "the hostile master did not start"
+    with serve(Fleet(6, 6, seed=5, log_kb=8, hostile=True), latency=0) as server:
+        url = server.url
         env = {k: v for k, v in os.environ.items() if not k.startswith("BBWATCH_")}
         env.update({"BBWATCH_BUILDBOT_URL": url, "BBWATCH_TEST_ISSUES": str(issues),
                     "GITHUB_TOKEN": TOKEN_CANARY})
@@ -67,7 +62,4 @@ def build_hostile_site(tmp: Path) -> HostileSite:
             [sys.executable, "-m", "sphinx", "-b", "html", "-q", "--keep-going", "-E",
              "-D", f"bbwatch_cache_dir={cache}", str(ROOT), str(outdir)],
             cwd=tmp, env=env, capture_output=True, text=True, errors="replace", timeout=300)
-    finally:
-        server.kill()
-        server.wait()
     return HostileSite(outdir, cache, done.stdout + done.stderr, url, done.returncode)

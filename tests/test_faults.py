@@ -1,6 +1,6 @@
 """Fault suite: real site builds (``sphinx-build`` processes) against a misbehaving master.
 
-The master is ``bench/scalefleet.py`` in its own process with ``--fault`` switches; the site is
+The master is ``tests/scalefleet.py`` in its own process with ``--fault`` switches; the site is
 ``tests/roots/test-faults`` (every live directive). For each fault: the build finishes, the
 pages say what is missing, every cache file still parses, and no traceback is printed.
 """
@@ -26,7 +26,7 @@ import requests
 from tests.conftest import REPO
 
 ROOT = REPO / "tests" / "roots" / "test-faults"
-SERVER = REPO / "bench" / "scalefleet.py"
+SERVER = ("-m", "tests.scalefleet")  # run from the repo root
 FLEET = ("--builders", "4", "--builds", "6", "--latency-ms", "0", "--log-kb", "8", "--seed", "5")
 GOOD_BUILDER = "AMD64 Debian root 3.x"  # builder 1 of the generated fleet
 # Runs sphinx in-process and reports its peak memory, so the 500 MB log case can bound it.
@@ -45,8 +45,8 @@ class Master:
 
     def __init__(self, *faults: str) -> None:
         args = [arg for fault in faults for arg in ("--fault", fault)]
-        self.proc = subprocess.Popen([sys.executable, str(SERVER), *FLEET, "--port", "0", *args],
-                                     stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen([sys.executable, *SERVER, *FLEET, "--port", "0", *args],
+                                     stdout=subprocess.PIPE, text=True, cwd=REPO)
         assert self.proc.stdout is not None
         self.url = self.proc.stdout.readline().strip()
         assert self.url.startswith("http://127.0.0.1:"), "the fixture server did not start"

@@ -1,6 +1,6 @@
 """Hostile-input suite: what a Buildbot master (or a tracker) sends is shown as text, never run.
 
-One site build (tests/hostile_site.py) against ``bench/scalefleet.py --hostile``; every page that
+One site build (tests/hostile_site.py) against ``tests/scalefleet.py`` (hostile); every page that
 shows network data is parsed and checked. The browser half is tests/browser/test_hostile_browser.py.
 """
 
@@ -16,9 +16,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.conftest import REPO
+from tests import hostile
 from tests.fakegithub import FakeGitHub
-from tests.hostile_site import HOSTILE_ISSUE, TOKEN_CANARY, HostileSite, build_hostile_site, hostile
+from tests.fleetdata import Fleet
+from tests.hostile_site import HOSTILE_ISSUE, TOKEN_CANARY, HostileSite, build_hostile_site
+from tests.scalefleet import serve
 
 CONTROL = {chr(c) for c in range(32) if chr(c) not in "\t\n\r"} | {"\x7f"}
 BIDI = {"\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"}
@@ -156,13 +158,8 @@ def test_token_never_in_pages_cache_or_output(site: HostileSite) -> None:
 def test_token_never_in_cli_output_cache_or_errors(tmp_path: Path) -> None:
     """`bbwatch match` against the hostile master and a local GitHub: the token is sent in the
     Authorization header, and appears nowhere else, even when GitHub rejects it."""
-    server = subprocess.Popen(
-        [sys.executable, str(REPO / "bench" / "scalefleet.py"), "--hostile", "--builders", "3",
-         "--builds", "3", "--latency-ms", "0", "--log-kb", "4", "--port", "0"],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        assert server.stdout is not None
-        url = server.stdout.readline().strip()
+    with serve(Fleet(3, 3, log_kb=4, hostile=True), latency=0) as server:
+        url = server.url
         with FakeGitHub([{"number": 1, "title": "test_evil fails", "state": "open"}]) as gh:
             outputs = []
             for reject in (False, True):
@@ -176,9 +173,6 @@ def test_token_never_in_cli_output_cache_or_errors(tmp_path: Path) -> None:
                     env=env, capture_output=True, text=True, timeout=120)
                 outputs.append(done.stdout + done.stderr)
             sent = [value for r in gh.requests for value in r.headers.values()]
-    finally:
-        server.kill()
-        server.wait()
     assert any(TOKEN_CANARY in header for header in sent), "the token was never used"
     assert "Traceback" not in "".join(outputs)
     for output in outputs:

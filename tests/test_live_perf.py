@@ -16,9 +16,9 @@ from bbwatch.logs import regrtest
 from bbwatch.source.parsecache import to_json
 from bbwatch.sphinxext import live
 from bbwatch.triage.rows import Analysis
-from fleetdata import Fleet
-from scalefleet import serve
 
+from tests.fleetdata import Fleet
+from tests.scalefleet import serve
 from tests.test_live_sphinx import (  # noqa: F401 (an autouse fixture)
     _no_env_overrides,
     build,
@@ -30,8 +30,7 @@ from tests.test_live_sphinx import (  # noqa: F401 (an autouse fixture)
 def master() -> Iterator[Any]:
     server = serve(Fleet(builders=8, builds=8, seed=7, log_kb=4), latency=0)
     yield server
-    server.shutdown()
-    server.server_close()
+    server.stop()
 
 
 @pytest.fixture
@@ -92,8 +91,7 @@ def test_last_fleet_file_has_no_raw_logs_and_the_fallback_shows_the_same(tmp_pat
     try:
         app, html, _ = build(tmp_path, url)
     finally:
-        server.shutdown()
-        server.server_close()  # the same master is now down
+        server.stop()  # the same master is now down
     fresh = analysis_of(app)
     assert fresh.fleet.test_logs and fresh.problems
     [last] = (tmp_path / "cache").glob("live-last-fleet-*.json")

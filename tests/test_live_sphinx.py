@@ -1,6 +1,6 @@
 """The live directives in real Sphinx builds of tests/roots/test-live against local masters.
 
-Masters: bench/scalefleet.py's generated fleet (hostile names, failures, flakes) served on
+Masters: tests/scalefleet.py's generated fleet (hostile names, failures, flakes) served on
 127.0.0.1; tests/httpfake.py for HTTP 500 and truncated JSON; a closed port for "master down".
 """
 
@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fleetdata import Fleet
-from scalefleet import serve
 from sphinx.testing.util import SphinxTestApp
 
 from tests.conftest import REPO
+from tests.fleetdata import Fleet
 from tests.httpfake import FakeServer, Reply
+from tests.scalefleet import serve
 
 ROOT = REPO / "tests" / "roots" / "test-live"
 LIVE_DOCS = {"status", "failures", "flaky", "filtered"}
@@ -31,8 +31,7 @@ def master() -> Iterator[Any]:
     """A generated 12-builder fleet with hostile builder names, served in-process."""
     server = serve(Fleet(builders=12, builds=8, seed=3, log_kb=4, hostile=True), latency=0)
     yield server
-    server.shutdown()
-    server.server_close()
+    server.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -75,7 +74,7 @@ def text(page: str) -> str:
 
 @pytest.fixture(scope="module")
 def site(master, tmp_path_factory) -> tuple[SphinxTestApp, dict[str, str], str]:
-    master.counts.clear()
+    master.http.reset_log()
     return build(tmp_path_factory.mktemp("live"), master.url)
 
 
@@ -96,7 +95,8 @@ def test_pages_build_without_warnings_and_list_every_builder(site, master):
 
 
 def test_data_is_fetched_once_per_build_not_once_per_page(site, master):
-    builders = [n for p, n in master.counts.items() if p.rstrip("/").endswith("api/v2/builders")]
+    paths = master.stats()["paths"]
+    builders = [n for p, n in paths.items() if p.rstrip("/").endswith("api/v2/builders")]
     assert sum(builders) == 1
 
 
@@ -170,8 +170,7 @@ def test_master_down_shows_the_last_fetched_data(tmp_path):
     try:
         build(tmp_path, url)
     finally:
-        server.shutdown()
-        server.server_close()  # the same master is now down
+        server.stop()  # the same master is now down
     _app, html, warnings = build(tmp_path, url)
     assert warnings.count("WARNING") == 1
     assert "showing data from" in html["status"]
@@ -229,21 +228,21 @@ def test_rebuild_with_unchanged_data_succeeds(tmp_path):
 
 
 def test_linkcheck_does_not_fetch_live_data(master, tmp_path):
-    before = sum(master.counts.values())
+    before = master.stats()["total"]
     app = make(tmp_path, master.url, builder="linkcheck")
     try:
         app.build()
     finally:
         app.cleanup()
-    assert sum(master.counts.values()) == before
+    assert master.stats()["total"] == before
     assert "bbwatch" not in app.warning.getvalue()
 
 
 def test_offline_mode_makes_no_request_and_no_warning(master, tmp_path):
-    before = sum(master.counts.values())
+    before = master.stats()["total"]
     _app, html, warnings = build(tmp_path, master.url, bbwatch_offline=True)
     assert warnings == ""
-    assert sum(master.counts.values()) == before
+    assert master.stats()["total"] == before
     assert "Live data is disabled" in html["status"]
 
 

@@ -1,4 +1,4 @@
-"""The scale fixture (bench/scalefleet.py) speaks Buildbot's REST API v2 as Buildbot 4.3 does.
+"""The scale fixture (tests/scalefleet.py) speaks Buildbot's REST API v2 as Buildbot 4.3 does.
 
 Shapes are checked against Buildbot's own data model (``buildbot.data.*.EntityType``, the
 installed master's); tests/integration/test_scalefleet_shapes.py compares them with the real
@@ -14,10 +14,11 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from fleetdata import Fleet
-from scalefleet import Fault, Server, serve
 
+from tests import scalefleet
 from tests.conftest import REPO
+from tests.fleetdata import Fleet
+from tests.scalefleet import Fault, Server, serve
 
 ENTITIES = {  # resource (the envelope key) -> the Buildbot data class describing it
     "builders": ("builders", "Builder"),
@@ -33,8 +34,7 @@ ENTITIES = {  # resource (the envelope key) -> the Buildbot data class describin
 def server() -> Iterator[Server]:
     srv = serve(Fleet(builders=12, builds=10, seed=2, log_kb=8), latency=0)
     yield srv
-    srv.shutdown()
-    srv.server_close()
+    srv.stop()
 
 
 def get(server: Server, path: str, **params: object) -> dict:
@@ -162,7 +162,8 @@ def test_fault_specs_parse_or_fail_clearly() -> None:
         with pytest.raises(ValueError):
             Fault.parse(bad)
     done = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "scalefleet.py"), "--fault", "explode"],
+        [sys.executable, "-m", "tests.scalefleet", "--fault", "explode"],
+        cwd=REPO,
         capture_output=True,
         text=True,
         timeout=60,
@@ -194,8 +195,7 @@ def test_faults_misbehave_as_described() -> None:
         raw = requests.get(srv.url + "api/v2/logs/14/raw", timeout=10).content
         assert len(raw) == 3_000_000 and raw.endswith(b"Result: FAILURE\n")
     finally:
-        srv.shutdown()
-        srv.server_close()
+        srv.stop()
 
 
 @pytest.mark.parametrize("params", [
@@ -209,8 +209,6 @@ def test_faults_misbehave_as_described() -> None:
     {"order": "-number", "limit": 3},
 ])
 def test_the_index_scan_answers_like_the_generic_filter(server, monkeypatch, params):
-    import scalefleet
-
     fast = get(server, "builds", **params)
     monkeypatch.setattr(scalefleet, "_index_scan", lambda specs, query: (specs, None))
     assert fast == get(server, "builds", **params)

@@ -2,7 +2,7 @@
 shown literally, and a 10 kB builder/worker name or log line does not widen the page.
 
 Pages are served from 127.0.0.1; Chromium gets a fresh profile and no background traffic
-(bench/chromium.py). Every payload that could run sets ``document.title`` (and one appends a
+(tests/chromium.py). Every payload that could run sets ``document.title`` (and one appends a
 ``PWNED-script`` text node to the body), so the dumped DOM shows whether anything ran.
 """
 
@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile_site import HostileSite, build_hostile_site, chromium, hostile
+from tests import chromium, hostile
+from tests.hostile_site import HostileSite, build_hostile_site
 from tests.test_hostile import Page
 
 pytestmark = [

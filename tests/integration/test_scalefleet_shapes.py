@@ -1,4 +1,4 @@
-"""The scale fixture (bench/scalefleet.py) against the real local fleet (``fleet`` fixture):
+"""The scale fixture (tests/scalefleet.py) against the real local fleet (``fleet`` fixture):
 every resource type has the same keys, collections carry ``meta.total``, raw stdio starts with
 Buildbot 4's header. The real fleet is the source of truth; the fixture is only for size.
 """
@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 import requests
-from fleetdata import Fleet
-from scalefleet import Server, serve
+
+from tests.fleetdata import Fleet
+from tests.scalefleet import Server, serve
 
 pytestmark = pytest.mark.integration
 
@@ -20,8 +21,7 @@ pytestmark = pytest.mark.integration
 def fixture_master() -> Iterator[Server]:
     srv = serve(Fleet(builders=6, builds=6, seed=7, log_kb=4), latency=0)
     yield srv
-    srv.shutdown()
-    srv.server_close()
+    srv.stop()
 
 
 def api(base: str, path: str, **params: object) -> dict[str, Any]:

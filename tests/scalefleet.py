@@ -1,9 +1,11 @@
-"""A Buildbot REST API v2 server for a generated fleet: the scale, fault and hostile fixture.
+"""A Buildbot REST API v2 for a generated fleet: the scale, fault and hostile fixture.
 
-Run it as its own process (``python bench/scalefleet.py --port 0``): it prints its base URL on
-the first line of stdout and serves until killed. Every response waits ``--latency-ms`` first,
-like a real master across the internet. ``--fault`` makes it misbehave (see ``Fault``);
-``--hostile`` puts hostile strings into names, commits and logs (see ``hostile.py``).
+Served by ``tests.httpfake.FakeServer``, in-process (``serve(Fleet(...))``, for the tests) or as
+its own process (``python -m tests.scalefleet --port 0`` from the repo root, for the bench and
+the fault tests): it prints its base URL on the first line of stdout and serves until killed.
+Every response waits ``--latency-ms`` first, like a real master across the internet.
+``--fault`` makes it misbehave (see ``Fault``); ``--hostile`` puts hostile strings into names,
+commits and logs (see ``tests/hostile.py``). The data is ``tests/fleetdata.py``.
 
 Admin endpoints (no latency, not counted):
 ``GET /admin/stats`` request counts (total, per path, per route, per raw-log id);
@@ -20,16 +22,12 @@ import re
 import signal
 import sys
 import threading
-import time
 from collections import Counter
 from dataclasses import asdict, dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from fleetdata import STEP_NAMES, Fleet, huge_log_blocks  # noqa: E402
+from tests.fleetdata import STEP_NAMES, Fleet, huge_log_blocks
+from tests.httpfake import FakeServer, Reply, Request
 
 FAULT_KINDS = ("status", "429", "slow", "truncated", "invalid-json", "huge-log", "kill", "drop")
 
@@ -297,30 +295,40 @@ def _matches(actual: object, op: str, values: list[str]) -> bool:
     )
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class Server:
+    """The fleet's API on a ``FakeServer``: latency, faults, and counts by path, route and log."""
 
     def __init__(self, fleet: Fleet, latency: float, faults: list[Fault], port: int = 0) -> None:
-        super().__init__(("127.0.0.1", port), Handler)
         self.api = Api(fleet)
         self.fleet = fleet
         self.latency = latency
         self.faults = faults
-        self.counts: Counter[str] = Counter()
         self.routes: Counter[str] = Counter()
         self.raw_logs: Counter[int] = Counter()
         self.stats_lock = threading.Lock()
+        self.http = FakeServer(port)
+        self.http.mount("/", self._api)
+        self.http.route("/admin/stats", lambda req: _json(200, self.stats()))
+        self.http.route("/admin/reset", self._reset)
+        self.http.route("/admin/add-builds", self._add_builds)
+        self.http.route("/admin/faults", self._set_faults)
+        self.url = self.http.url
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/"
+    def stop(self) -> None:
+        self.http.stop()
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def stats(self) -> dict[str, object]:
+        paths = Counter(r.path for r in list(self.http.requests) if _counted(r.path))
         with self.stats_lock:
             return {
-                "total": sum(self.counts.values()),
-                "paths": dict(self.counts),
+                "total": sum(paths.values()),
+                "paths": dict(paths),
                 "routes": dict(self.routes),
                 "raw_logs": {str(k): v for k, v in self.raw_logs.items()},
             }
@@ -335,139 +343,110 @@ class Server(ThreadingHTTPServer):
                     return fault
         return None
 
+    # -- admin ------------------------------------------------------------------------------
+    def _reset(self, req: Request) -> Reply:
+        if req.method != "POST":
+            return _json(404, {"error": "not found"})
+        self.http.reset_log()
+        with self.stats_lock:
+            self.routes.clear()
+            self.raw_logs.clear()
+        return _json(200, {"ok": True})
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, like a real master behind HAProxy
-    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms stalls
-    server: Server
+    def _add_builds(self, req: Request) -> Reply:
+        if req.method != "POST":
+            return _json(404, {"error": "not found"})
+        return _json(200, {"added": self.fleet.add_builds(int(req.params.get("n", "1")))})
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass  # quiet: the bench and the tests read counts from /admin/stats instead
+    def _set_faults(self, req: Request) -> Reply:
+        if req.method != "POST":
+            return _json(404, {"error": "not found"})
+        with self.stats_lock:
+            self.faults = [Fault(**f) for f in json.loads(req.body or b"[]")]
+            return _json(200, {"faults": [asdict(f) for f in self.faults]})
 
-    def do_POST(self) -> None:  # noqa: N802
-        url = urlsplit(self.path)
-        query = parse_qs(url.query)
-        srv = self.server
-        if url.path == "/admin/reset":
-            with srv.stats_lock:
-                srv.counts.clear()
-                srv.routes.clear()
-                srv.raw_logs.clear()
-            return self._json(200, {"ok": True})
-        if url.path == "/admin/add-builds":
-            added = srv.fleet.add_builds(int(query.get("n", ["1"])[0]))
-            return self._json(200, {"added": added})
-        if url.path == "/admin/faults":
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)) or 0)
-            with srv.stats_lock:
-                srv.faults = [Fault(**f) for f in json.loads(body or b"[]")]
-            return self._json(200, {"faults": [asdict(f) for f in srv.faults]})
-        self._json(404, {"error": "not found"})
-
-    def do_GET(self) -> None:  # noqa: N802
-        url = urlsplit(self.path)
-        srv = self.server
-        if url.path == "/admin/stats":
-            return self._json(200, srv.stats())
-        api_at = url.path.find("/api/v2/")
-        if api_at < 0:
-            return self._json(404, {"error": "Invalid path: not under /api/v2/"})
-        path = url.path[api_at + len("/api/v2") :]
-        if srv.latency:
-            time.sleep(srv.latency)
-        fault = srv.take_fault(url.path)
+    # -- the API ----------------------------------------------------------------------------
+    def _api(self, req: Request) -> Reply:
+        if not _counted(req.path):
+            return _json(404, {"error": "Invalid path: not under /api/v2/"})
+        path = req.path[req.path.find("/api/v2/") + len("/api/v2") :]
+        fault = self.take_fault(req.path)
         if fault and fault.kind == "kill":
             if fault.hits >= max(1, int(fault.value)):
                 os.kill(os.getpid(), signal.SIGKILL)
             fault = None
+        delay = self.latency
         if fault and fault.kind == "slow":
-            time.sleep(fault.value)
+            delay += fault.value
             fault = None
         try:
-            route, body = srv.api.route(path, parse_qs(url.query))
+            route, body = self.api.route(path, parse_qs(req.query))
         except LookupError as exc:
-            route, body = "404", None
-            self._count(url.path, route)
-            return self._json(404, {"error": str(exc)})
+            self._count("404")
+            return _json(404, {"error": str(exc)}, delay)
         except ValueError as exc:
-            self._count(url.path, "400")
-            return self._json(400, {"error": str(exc)})
+            self._count("400")
+            return _json(400, {"error": str(exc)}, delay)
         logid = body[1] if isinstance(body, tuple) else None
         if route == "contents":
             logid = body["logchunks"][0]["logid"]
-        self._count(url.path, route, logid)
+        self._count(route, logid)
         if fault:
-            return self._faulty(fault, body)
-        if isinstance(body, tuple):
-            text = srv.fleet.log_text(body[1]).encode("utf-8", "surrogatepass")
-            return self._send(200, text, "text/plain; charset=utf-8")
-        self._json(200, body)
+            reply = self._faulty(fault, body)
+        elif isinstance(body, tuple):
+            text = self.fleet.log_text(body[1]).encode("utf-8", "surrogatepass")
+            reply = Reply(body=text, headers={"Content-Type": "text/plain; charset=utf-8"})
+        else:
+            reply = _json(200, body)
+        reply.delay = delay
+        return reply
 
-    def _count(self, path: str, route: str, logid: int | None = None) -> None:
-        with self.server.stats_lock:
-            self.server.counts[path] += 1
-            self.server.routes[route] += 1
+    def _count(self, route: str, logid: int | None = None) -> None:
+        with self.stats_lock:
+            self.routes[route] += 1
             if logid is not None:  # log contents fetched (raw, raw_inline or contents)
-                self.server.raw_logs[logid] += 1
+                self.raw_logs[logid] += 1
 
-    def _faulty(self, fault: Fault, body: object) -> None:
+    def _faulty(self, fault: Fault, body: object) -> Reply:
+        text = {"Content-Type": "text/plain; charset=utf-8"}
         if fault.kind == "status":
-            return self._json(int(fault.value), {"error": f"injected {int(fault.value)}"})
+            return _json(int(fault.value), {"error": f"injected {int(fault.value)}"})
         if fault.kind == "429":
-            data = b'{"error": "too many requests"}'
-            return self._send(
-                429, data, "application/json", {"Retry-After": str(int(fault.value or 1))}
-            )
+            return Reply(status=429, body=b'{"error": "too many requests"}',
+                         headers={"Content-Type": "application/json",
+                                  "Retry-After": str(int(fault.value or 1))})
         if fault.kind == "drop":
-            self.close_connection = True
-            self.connection.shutdown(2)
-            return None
+            return Reply(drop=True)
         if fault.kind == "invalid-json":
-            return self._send(200, b"<html><body>502 Bad Gateway</body></html>", "application/json")
+            return Reply(body=b"<html><body>502 Bad Gateway</body></html>",
+                         headers={"Content-Type": "application/json"})
         if isinstance(body, tuple):  # a log: truncated/huge apply to its text
             if fault.kind == "huge-log":
-                return self._stream_huge(int(fault.value or 500))
-            text = self.server.fleet.log_text(body[1]).encode()
-            return self._send(200, text[: len(text) // 2], "text/plain; charset=utf-8")
-        data = json.dumps(body).encode()
+                megabytes = int(fault.value or 500)  # streamed, never stored
+                return Reply(body=huge_log_blocks(megabytes), length=megabytes * 1_000_000,
+                             headers=text)
+            data = self.fleet.log_text(body[1]).encode()
+            return Reply(body=data[: len(data) // 2], headers=text)
         if fault.kind == "truncated":
-            return self._send(200, data[: len(data) // 2], "application/json")
-        return self._json(200, body)
+            data = json.dumps(body).encode()
+            return Reply(body=data[: len(data) // 2], headers={"Content-Type": "application/json"})
+        return _json(200, body)
 
-    def _stream_huge(self, megabytes: int) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(megabytes * 1_000_000))
-        self.end_headers()
-        try:
-            for block in huge_log_blocks(megabytes):
-                self.wfile.write(block)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the client stopped reading: that is its right
 
-    def _json(self, status: int, body: object) -> None:
-        self._send(status, json.dumps(body).encode(), "application/json")
+def _counted(path: str) -> bool:
+    return "/api/v2/" in path
 
-    def _send(self, status: int, data: bytes, ctype: str, headers: dict | None = None) -> None:
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(data)))
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
+
+def _json(status: int, body: object, delay: float = 0.0) -> Reply:
+    return Reply(status=status, body=json.dumps(body).encode(),
+                 headers={"Content-Type": "application/json"}, delay=delay)
 
 
 def serve(
     fleet: Fleet, latency: float = 0.05, faults: list[Fault] | None = None, port: int = 0
 ) -> Server:
-    """Start a server in a daemon thread (for in-process use); ``.shutdown()`` stops it."""
-    server = Server(fleet, latency, faults or [], port)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    """Serve ``fleet`` in this process (daemon threads); ``.stop()`` stops it."""
+    return Server(fleet, latency, faults or [], port)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -499,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
     server = Server(fleet, args.latency_ms / 1000, faults, args.port)
     print(server.url, flush=True)
     try:
-        server.serve_forever()
+        server.http.serve_forever()
     except KeyboardInterrupt:
         pass
     return 0

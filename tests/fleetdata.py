@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import hostile as hostile_payloads
+from tests import hostile as hostile_payloads
 
 T0 = 1767225600  # 2026-01-01T00:00:00Z: first build of every builder
 BUILD_INTERVAL = 3600
