@@ -7,21 +7,24 @@ pages say what is missing, every cache file still parses, and no traceback is pr
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
+from bbwatch.source.codec import unpack
+from bbwatch.source.store import store_path
 
 from tests.conftest import REPO
 
@@ -124,15 +127,29 @@ def assert_sane(result: Build) -> None:
 
 
 def assert_cache_parses(cache: Path) -> None:
+    """No temp file left; the store is a sound database whose every value passes its checksum
+    and decodes."""
     files = [p for p in cache.rglob("*") if p.is_file()]
     for path in files:
         assert not path.name.endswith(".tmp"), f"leftover temp file {path}"
-        if path.suffix == ".raw":  # the client's pack: a JSON header line, then its payload
-            header, _, payload = path.read_bytes().partition(b"\n")
-            assert json.loads(header)["sha256"] == hashlib.sha256(payload).hexdigest(), path
-            json.loads(payload)
-        else:
-            json.loads(path.read_text(encoding="utf-8"))  # raises if any file is corrupt
+    if not store_path(cache).is_file():
+        return
+    db = sqlite3.connect(store_path(cache))
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        for key, value, crc in db.execute("SELECT key, value, crc FROM entries"):
+            assert zlib.crc32(value, zlib.crc32(key.encode())) == crc, key
+            unpack(value, Any)  # raises if a value is not MessagePack
+    finally:
+        db.close()
+
+
+def store_rows(cache: Path, sql: str, *args: object) -> list[tuple[Any, ...]]:
+    db = sqlite3.connect(store_path(cache))
+    with db:
+        rows = db.execute(sql, args).fetchall()
+    db.close()
+    return rows
 
 
 def unavailable(result: Build) -> str:
@@ -156,7 +173,7 @@ def test_healthy_master_gives_full_pages(master: Master, tmp_path: Path) -> None
     assert_sane(result)
     assert GOOD_BUILDER in result.page("status")
     assert "Live data unavailable" not in result.pages
-    assert any(tmp_path.joinpath("cache").rglob("*.json"))
+    assert store_rows(tmp_path / "cache", "SELECT key FROM entries WHERE key LIKE 'client/%'")
 
 
 def test_master_stopped(tmp_path: Path) -> None:
@@ -264,22 +281,22 @@ def test_500_mb_log_keeps_memory_bounded(master: Master, tmp_path: Path) -> None
     assert "Live data unavailable" not in result.pages
     # ~70 MB for this site normally, ~125 MB with the 8 MB tail of a 500 MB log
     assert 0 < result.maxrss_kb < 200_000, f"sphinx-build peaked at {result.maxrss_kb} kB"
-    biggest = max(p.stat().st_size for p in result.cache.rglob("*.json"))
+    [(biggest,)] = store_rows(result.cache, "SELECT max(length(value)) FROM entries")
     assert biggest < 20_000_000  # the tail cap, not 500 MB, went into the cache
 
 
 def test_cache_file_truncated_on_disk(master: Master, tmp_path: Path) -> None:
     assert_sane(build(master.url, tmp_path, name="first"))
-    # What a site build reads: builds, logs, the fleet index, the last good fleet. (The client
-    # also writes numbers/<builder>/<n> for `bbwatch parse URL`; the site never reads those.)
-    files = sorted(p for p in (tmp_path / "cache").rglob("*.json")
-                   if "numbers" not in p.relative_to(tmp_path / "cache").parts)
-    assert len(files) > 5
-    packs = sorted((tmp_path / "cache").rglob("*.raw"))  # else the pack would serve the builds
-    assert packs
-    for path in [*files[::2], *packs]:  # cut in half, as by a full disk or a crash
-        data = path.read_bytes()
-        path.write_bytes(data[: len(data) // 2])
+    # What a site build reads: builds, the fleet index, parsed logs, the last good fleet. (The
+    # client also keeps numbers/<builder>/<n> for `bbwatch parse URL` and the logs whose parse
+    # is cached: a warm site build reads neither.)
+    cache = tmp_path / "cache"
+    rows = store_rows(cache, "SELECT key, value FROM entries WHERE key NOT LIKE '%/numbers/%'"
+                      " AND key NOT LIKE '%/logs/%' ORDER BY key")
+    assert len(rows) > 5
+    for key, value in rows[::2]:  # cut in half, as by a bit flip or a hand edit: crc unchanged
+        store_rows(cache, "UPDATE entries SET value = ? WHERE key = ?", value[: len(value) // 2],
+                   key)
     before = master.stats()["total"]
     result = build(master.url, tmp_path, name="second")
     assert_sane(result)  # corrupt entries were dropped and refetched, not trusted

@@ -1,20 +1,21 @@
-"""A warm live build is cheap: it parses no completed build's log again, the last-fleet file
-and the data digest carry no raw logs, and an unreachable master costs one warning only.
+"""A warm live build is cheap: it parses no completed build's log again, the last good fetch
+(kept in the store) and the data digest carry no raw logs, and an unreachable master costs one
+warning only.
 
 Real Sphinx builds of ``tests/roots/test-live`` against the scale fixture served in-process.
 """
 
 from __future__ import annotations
 
-import json
+import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from bbwatch.logs import regrtest
-from bbwatch.source.parsecache import to_json
-from bbwatch.sphinxext import live
+from bbwatch.source.codec import pack, unpack
+from bbwatch.source.store import open_store, store_path
+from bbwatch.sphinxext import live, live_store
 from bbwatch.triage.rows import Analysis
 
 from tests.fleetdata import Fleet
@@ -94,17 +95,20 @@ def test_last_fleet_file_has_no_raw_logs_and_the_fallback_shows_the_same(tmp_pat
         server.stop()  # the same master is now down
     fresh = analysis_of(app)
     assert fresh.fleet.test_logs and fresh.problems
-    [last] = (tmp_path / "cache").glob("live-last-fleet-*.json")
-    saved = last.read_text()
-    assert json.loads(saved)["fleet"]["test_logs"] == {}
+    store = open_store(tmp_path / "cache")
+    [key] = [k for k in store.keys("live/") if k.endswith("/fleet")]
+    last = store.get(key, live_store.LastFleet)
+    assert last is not None and last.fleet.test_logs == {}
     # completed builds' parses are referenced in the parsed-log cache, not copied
-    refs = json.loads(saved)["parsed_refs"]
-    assert {int(k) for k in refs} == set(fresh.parsed) and not json.loads(saved)["parsed"]
+    refs = last.parsed_refs
+    assert set(refs) == set(fresh.parsed) and not last.parsed
     # no line of a log is copied in unless its parse (excerpt, tail) kept it
-    kept = json.dumps([to_json(p) for p in fresh.parsed.values()])
-    dropped = {ln for log in fresh.fleet.test_logs.values() for ln in log.splitlines()
-               if len(ln) > 20 and json.dumps(ln)[1:-1] not in kept}
-    assert dropped and not [ln for ln in dropped if json.dumps(ln)[1:-1] in saved]
+    saved = store._run(lambda db: db.execute(
+        "SELECT value FROM entries WHERE key = ?", (key,)).fetchone()[0], b"", write=False)
+    kept = b"".join(pack(p) for p in fresh.parsed.values())
+    dropped = {ln.encode() for log in fresh.fleet.test_logs.values() for ln in log.splitlines()
+               if len(ln) > 20 and ln.encode() not in kept}
+    assert dropped and not [ln for ln in dropped if ln in saved]
     app, down_html, warnings = build(tmp_path, url)
     assert warnings.count("WARNING") == 1
     fallback = analysis_of(app)
@@ -113,8 +117,8 @@ def test_last_fleet_file_has_no_raw_logs_and_the_fallback_shows_the_same(tmp_pat
     assert "showing data from" in down_html["failures"]
     # a referenced parse gone from the cache: that build shows no log, the rest still shows
     lost = next(iter(refs))
-    [entry] = (tmp_path / "cache" / live.PARSED_DIR).rglob(f"{lost}.json")
-    entry.unlink()
+    [entry] = [k for k in store.keys("parsed/") if k.endswith(f"/{lost}")]
+    store.delete(entry)
     app, _html, warnings = build(tmp_path, url)
     assert warnings.count("WARNING") == 1
     partial = analysis_of(app)
@@ -123,18 +127,32 @@ def test_last_fleet_file_has_no_raw_logs_and_the_fallback_shows_the_same(tmp_pat
         'class="bbwatch-problem')
 
 
-def test_unchanged_data_does_not_rewrite_the_last_fleet_file(master, tmp_path):
+def test_unchanged_data_does_not_rewrite_the_last_fleet(master, tmp_path):
     build(tmp_path, master.url)
-    [last] = (tmp_path / "cache").glob("live-last-fleet-*.json")
-    written = last.stat().st_mtime_ns
-    stamp = json.loads(last.with_suffix(".stamp").read_text())
+    store = open_store(tmp_path / "cache")
+    [fleet_key] = [k for k in store.keys("live/") if k.endswith("/fleet")]
+    stamp_key = fleet_key.replace("/fleet", "/stamp")
+    stamp = store.get(stamp_key, live_store.Stamp)
+    db = sqlite3.connect(store_path(tmp_path / "cache"))
+    with db:  # count what the next builds write, from another connection
+        db.execute("CREATE TABLE writes (key TEXT)")
+        db.execute("CREATE TRIGGER counted AFTER INSERT ON entries "
+                   "BEGIN INSERT INTO writes VALUES (NEW.key); END")
+
+    def writes() -> list[str]:
+        return [k for (k,) in db.execute("SELECT key FROM writes") if k.startswith("live/")]
+
     build(tmp_path, master.url)
-    assert last.stat().st_mtime_ns == written
-    again = json.loads(last.with_suffix(".stamp").read_text())
-    assert again["digest"] == stamp["digest"] and again["fetched_at"] > stamp["fetched_at"]
-    last.write_bytes(last.read_bytes()[:100])  # torn: the next build writes it whole again
+    assert writes() == [stamp_key]  # the stamp only
+    again = store.get(stamp_key, live_store.Stamp)
+    assert again.digest == stamp.digest and again.fetched_at > stamp.fetched_at
+    value = db.execute("SELECT value FROM entries WHERE key = ?", (fleet_key,)).fetchone()[0]
+    with db:  # damaged: the next build writes it whole again
+        db.execute("UPDATE entries SET value = ? WHERE key = ?", (value[:100], fleet_key))
     build(tmp_path, master.url)
-    assert json.loads(last.read_text())["digest"] == stamp["digest"]
+    assert writes().count(fleet_key) == 1
+    assert store.get(fleet_key, live_store.LastFleet).digest == stamp.digest
+    db.close()
 
 
 def test_unreachable_master_prints_no_urllib3_retry_warnings(tmp_path, capfd, caplog):
@@ -173,8 +191,11 @@ def test_digest_follows_builds_and_logs_not_the_fetch_time(master, tmp_path):
 
 def test_source_build_keeps_no_test_logs_in_the_parsed_cache(master, tmp_path):
     build(tmp_path, master.url)
-    parsed = list((tmp_path / "cache" / live.PARSED_DIR).rglob("*.json"))
+    store = open_store(tmp_path / "cache")
+    parsed = store.keys("parsed/")
     assert parsed
-    entry = json.loads(parsed[0].read_text())
-    assert set(entry) == {"buildid", "digest", "parsed", "ident"}
-    assert Path(parsed[0]).stat().st_size < 64_000
+    db = sqlite3.connect(store_path(tmp_path / "cache"))
+    value = db.execute("SELECT value FROM entries WHERE key = ?", (parsed[0],)).fetchone()[0]
+    db.close()
+    assert set(unpack(value, dict)) == {"digest", "parsed", "ident"}
+    assert len(value) < 64_000

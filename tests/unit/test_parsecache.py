@@ -6,17 +6,28 @@ the production one; parse calls are counted through ``bbwatch.logs.regrtest.pars
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from bbwatch.logs import parsed as parsed_logs
 from bbwatch.logs import regrtest
 from bbwatch.source import parsecache
-from bbwatch.source.parsecache import ParsedLogCache, from_json, to_json
+from bbwatch.source.codec import pack, unpack
+from bbwatch.source.parsecache import Entry
+from bbwatch.source.store import open_store
 from bbwatch.triage import analysis
 
 from tests.unit.test_analysis import FAIL, FLAKY, FULL, NOW, OK, WARN, FleetMaker
+from tests.unit.test_store import read_row, selects, write_row
+
+
+def ParsedLogCache(cache_dir: Path) -> parsecache.ParsedLogCache:  # noqa: N802
+    """The parsed logs of one source in the store of ``cache_dir``, as a new process opens it."""
+    return parsecache.ParsedLogCache(open_store(cache_dir), "src")
+
+
+def key_of(cache: parsecache.ParsedLogCache, buildid: int) -> str:
+    return f"{cache.space.prefix}{buildid}"
 
 
 @pytest.fixture
@@ -53,8 +64,7 @@ def picture(a: analysis.Analysis) -> tuple:
 def test_round_trip_of_a_real_parse_is_equal() -> None:
     parsed = parsed_logs.parse_log(FULL, True)
     assert parsed.tests.failed and parsed.excerpts and parsed.outcomes and parsed.seed
-    again = from_json(json.loads(json.dumps(to_json(parsed))))
-    assert again == parsed
+    assert unpack(pack(parsed), parsed_logs.ParsedLog) == parsed
 
 
 def test_warm_analysis_parses_no_completed_build(tmp_path: Path, parses: list[int]) -> None:
@@ -80,7 +90,7 @@ def test_running_builds_are_parsed_every_time(tmp_path: Path, parses: list[int])
     parses.clear()
     analysis.analyse(fleet, now=NOW, parsed_cache=ParsedLogCache(tmp_path))
     assert parses == [len(fleet.test_logs[running.buildid])]
-    assert not ParsedLogCache(tmp_path).path_for(running.buildid).exists()
+    assert running.buildid not in ParsedLogCache(tmp_path).stored()
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "wrong-type", "other-build"])
@@ -90,26 +100,25 @@ def test_a_corrupt_entry_is_dropped_and_parsed_again(
     fleet = make_fleet()
     analysis.analyse(fleet, now=NOW, parsed_cache=ParsedLogCache(tmp_path))
     buildid = next(iter(fleet.test_logs))
-    path = ParsedLogCache(tmp_path).path_for(buildid)
-    good = path.read_bytes()
+    key = key_of(ParsedLogCache(tmp_path), buildid)
+    good, crc = read_row(tmp_path, key)
     if damage == "truncate":
-        path.write_bytes(good[: len(good) // 2])
+        write_row(tmp_path, key, good[: len(good) // 2], crc)
     elif damage == "garbage":
-        path.write_bytes(b"\x00\xff not json")
-    elif damage == "wrong-type":
-        entry = json.loads(good)
-        entry["parsed"]["failed"] = "test_os"  # a string where a list belongs
-        path.write_text(json.dumps(entry))
-    else:
-        entry = json.loads(good)
-        entry["buildid"] = buildid + 1000
-        path.write_text(json.dumps(entry))
+        write_row(tmp_path, key, b"\x00\xff not msgpack", crc)
+    elif damage == "wrong-type":  # a string where a set belongs, with a right checksum
+        entry = unpack(good, dict)
+        entry["parsed"]["tests"]["failed"] = "test_os"
+        write_row(tmp_path, key, pack(entry))
+    else:  # another build's entry under this one's key
+        other = next(b for b in fleet.test_logs if b != buildid)
+        write_row(tmp_path, key, *read_row(tmp_path, key_of(ParsedLogCache(tmp_path), other)))
     parses.clear()
     cache = ParsedLogCache(tmp_path)
     result = analysis.analyse(make_fleet(), now=NOW, parsed_cache=cache)
     assert parses == [len(fleet.test_logs[buildid])]  # only the damaged one
     assert cache.dropped == 1 and cache.misses == 1
-    assert json.loads(path.read_bytes()) == json.loads(good)  # rewritten whole
+    assert unpack(read_row(tmp_path, key)[0], Entry) == unpack(good, Entry)  # rewritten whole
     assert picture(result) == picture(analysis.analyse(make_fleet(), now=NOW))
 
 
@@ -133,13 +142,19 @@ def test_a_parser_change_invalidates_every_entry(
     tmp_path: Path, parses: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     analysis.analyse(make_fleet(), now=NOW, parsed_cache=ParsedLogCache(tmp_path))
-    edited = tmp_path / "regrtest.py"
-    edited.write_text(Path(regrtest.__file__).read_text() + "\n# a parser fix\n")
-    monkeypatch.setattr(regrtest, "__file__", str(edited))
-    monkeypatch.setattr(parsecache, "VERSION", parsecache._version())
+    monkeypatch.setattr(parsecache, "PARSER_VERSION", parsecache.PARSER_VERSION + 1)
     parses.clear()
     analysis.analyse(make_fleet(), now=NOW, parsed_cache=ParsedLogCache(tmp_path))
     assert len(parses) == len(make_fleet().test_logs)
+
+
+def test_a_comment_in_the_parser_keeps_every_entry(tmp_path: Path, parses: list[int]) -> None:
+    """The version is a number the developer bumps (the golden test says when), not a hash
+    of the parser's source: editing a comment no longer empties the cache."""
+    analysis.analyse(make_fleet(), now=NOW, parsed_cache=ParsedLogCache(tmp_path))
+    parses.clear()
+    analysis.analyse(make_fleet(), now=NOW, parsed_cache=ParsedLogCache(tmp_path))
+    assert parses == [] and not hasattr(parsecache, "_version")
 
 
 def test_an_unwritable_cache_still_gives_the_analysis(tmp_path: Path) -> None:
@@ -157,7 +172,7 @@ def test_prune_keeps_only_the_builds_still_analysed(tmp_path: Path, parses: list
     analysis.analyse(fleet, now=NOW, parsed_cache=cache)
     keep = set(list(fleet.test_logs)[:2])
     assert cache.prune(keep) == len(fleet.test_logs) - 2
-    assert {int(p.stem) for p in cache.root.glob("*.json")} == keep
+    assert ParsedLogCache(tmp_path).stored() == keep
     parses.clear()
     analysis.analyse(make_fleet(), now=NOW, parsed_cache=ParsedLogCache(tmp_path))
     assert len(parses) == len(fleet.test_logs) - 2  # the pruned ones, parsed again
@@ -167,12 +182,12 @@ def test_a_new_parser_version_drops_the_old_versions_entries(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     analysis.analyse(make_fleet(), now=NOW, parsed_cache=ParsedLogCache(tmp_path))
-    old = ParsedLogCache(tmp_path).root
-    assert any(old.iterdir())
-    monkeypatch.setattr(parsecache, "VERSION", "0" * 16)
+    old = open_store(tmp_path).keys("parsed/")
+    assert old and all(k.startswith("parsed/v1/src/") for k in old)
+    monkeypatch.setattr(parsecache, "PARSER_VERSION", 2)
     analysis.analyse(make_fleet(), now=NOW, parsed_cache=ParsedLogCache(tmp_path))
-    assert not old.exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["0" * 16]
+    new = open_store(tmp_path).keys("parsed/")
+    assert len(new) == len(old) and all(k.startswith("parsed/v2/src/") for k in new)
 
 
 def test_lookup_by_identity_needs_no_text_and_never_crosses_identities(tmp_path: Path) -> None:
@@ -196,48 +211,26 @@ def test_lookup_by_identity_needs_no_text_and_never_crosses_identities(tmp_path:
 
 def test_an_identity_of_the_wrong_type_drops_the_entry(tmp_path: Path) -> None:
     cache = ParsedLogCache(tmp_path)
-    cache.put(7, parsed_logs.parse_log(FULL, True))
-    path = cache.path_for(7)
-    entry = json.loads(path.read_text())
-    entry["ident"] = ["not", "a", "string"]
-    path.write_text(json.dumps(entry))
-    assert cache.lookup(7, "x") is None and cache.dropped == 1 and not path.exists()
+    parsed = parsed_logs.parse_log(FULL, True)
+    cache.put(7, parsed)
+    bad = {"digest": parsed.digest, "parsed": unpack(pack(parsed), dict), "ident": ["a", "b"]}
+    write_row(tmp_path, key_of(cache, 7), pack(bad))
+    fresh = ParsedLogCache(tmp_path)
+    assert fresh.lookup(7, "x") is None and fresh.dropped == 1 and 7 not in fresh.stored()
 
 
-def test_the_pack_serves_lookups_in_one_read_and_only_for_the_same_identity(
+def test_the_window_is_read_in_one_query_and_only_for_the_same_identity(
     tmp_path: Path,
 ) -> None:
     parsed = parsed_logs.parse_log(FULL, True)
     cache = ParsedLogCache(tmp_path)
     cache.idents = {7: "logs/70-8@1", 8: "logs/80-8@2"}
-    for bid in (7, 8, 9):  # 9 has no identity (a running build): never packed
+    for bid in (7, 8, 9):  # 9 has no identity (a running build's parse, kept by digest only)
         cache.put(bid, parsed)
-    cache.save_pack({7: parsed, 8: parsed, 9: parsed})
-    pack = cache.root / "pack.raw"
-    assert pack.is_file()
-    for bid in (7, 8, 9):
-        cache.path_for(bid).unlink()  # the pack alone must answer
     fresh = ParsedLogCache(tmp_path)
+    sql = selects(fresh.store)
     assert fresh.lookup(7, "logs/70-8@1") == parsed and fresh.lookup(8, "logs/80-8@2") == parsed
     assert fresh.lookup(7, "logs/70-8@999") is None and fresh.lookup(9, "anything") is None
-    # the same window again: not rewritten
-    stamp = pack.stat().st_mtime_ns
-    fresh.idents = dict(cache.idents)
-    fresh.save_pack({7: parsed, 8: parsed})
-    assert pack.stat().st_mtime_ns == stamp
-    fresh.idents = {7: "logs/70-8@1"}  # build 8 left the window: rewritten without it
-    fresh.save_pack({7: parsed})
-    assert ParsedLogCache(tmp_path).lookup(8, "logs/80-8@2") is None
-
-
-def test_a_torn_pack_is_dropped_and_the_files_still_answer(tmp_path: Path) -> None:
-    parsed = parsed_logs.parse_log(FULL, True)
-    cache = ParsedLogCache(tmp_path)
-    cache.idents = {7: "logs/70-8@1"}
-    cache.put(7, parsed)
-    cache.save_pack({7: parsed})
-    pack = cache.root / "pack.raw"
-    pack.write_bytes(pack.read_bytes()[:-40])
-    fresh = ParsedLogCache(tmp_path)
-    assert fresh.lookup(7, "logs/70-8@1") == parsed  # from 7.json
-    assert fresh.dropped == 1 and not pack.exists()
+    assert fresh.get(9, parsed.digest) == parsed
+    assert len([s for s in sql if s.startswith("SELECT key, value")]) == 1
+    assert fresh.hits == 3 and fresh.misses == 2

@@ -12,6 +12,7 @@ from bbwatch.errors import BuildbotError
 from bbwatch.models import FleetData, Log
 from bbwatch.source.open import open_client
 from bbwatch.source.snapshot import SnapshotSource, load_snapshot, save_snapshot
+from bbwatch.source.store import open_store
 from bbwatch.source.urls import parse_build_url
 
 from tests.fakemaster import FakeMaster
@@ -155,7 +156,7 @@ def test_cli_cache_dir_from_the_environment(
     monkeypatch.setenv("BBWATCH_CACHE_DIR", str(tmp_path / "envcache"))
     monkeypatch.setenv("BBWATCH_BUILDBOT_URL", master.url)
     assert main(["snapshot", "save", str(tmp_path / "snap")]) == 0
-    assert list((tmp_path / "envcache").rglob("builds/*.json"))
+    assert [k for k in open_store(tmp_path / "envcache").keys("client/") if "/builds/" in k]
     assert load_snapshot(tmp_path / "snap").base_url == master.url
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from bbwatch.domain import Failure, Issue
 from bbwatch.errors import TrackerError
+from bbwatch.source.store import open_store, store_path
 from bbwatch.triage.matching import search_terms, suggest_title
 from bbwatch.triage.search import search_candidates
 from bbwatch.triage.tracker import MAX_NEW_ISSUE_URL, FileTracker, GitHubTracker
@@ -133,10 +135,9 @@ def test_github_cache_answers_within_ttl_and_never_holds_the_token(gh, tmp_path)
     again = tracker_for(gh, tmp_path, ttl=600).search("test_os")  # a new process, same cache
     assert again == first
     assert len(gh.requests) == 1
-    files = list(tmp_path.iterdir())
-    assert files and all(not f.name.endswith(".tmp") for f in files)  # atomic: no leftovers
-    for path in files:
-        assert CANARY not in path.read_text() and CANARY not in path.name
+    assert open_store(tmp_path).keys("tracker/")  # kept in the cache directory's store
+    for path in tmp_path.iterdir():  # the database and its write-ahead log
+        assert CANARY.encode() not in path.read_bytes() and CANARY not in path.name
     assert CANARY not in repr(tracker)
 
 
@@ -144,10 +145,14 @@ def test_github_cache_expires_and_survives_corruption(gh, tmp_path):
     tracker_for(gh, tmp_path, ttl=0).search("test_os")
     tracker_for(gh, tmp_path, ttl=0).search("test_os")
     assert len(gh.requests) == 2  # stale: asked again
-    for path in tmp_path.iterdir():
-        path.write_text("{corrupt")
-    assert [i.number for i in tracker_for(gh, tmp_path).search("test_os")] == [101]
-    assert len(gh.requests) == 3
+    store = open_store(tmp_path)
+    (key,) = store.keys("tracker/")
+    with sqlite3.connect(store_path(tmp_path)) as db:  # a value damaged on disk
+        db.execute("UPDATE entries SET value = ? WHERE key = ?", (b"{corrupt", key))
+    db.close()
+    tracker = tracker_for(gh, tmp_path)
+    assert [i.number for i in tracker.search("test_os")] == [101]
+    assert len(gh.requests) == 3 and tracker._store is not None and tracker._store.dropped == 1
 
 
 def test_unwritable_cache_costs_only_a_request(gh, tmp_path):

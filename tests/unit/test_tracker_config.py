@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from bbwatch.errors import TrackerError
+from bbwatch.source.store import open_store
 from bbwatch.sphinxext.config import tracker_settings
 from bbwatch.triage.tracker import (
     FileTracker,
@@ -46,7 +47,7 @@ def test_github_defaults_to_github_com(tmp_path: Path) -> None:
     assert isinstance(tracker, GitHubTracker)
     assert (tracker.repo, tracker.base_url, tracker.web_url) == (
         "python/cpython", "https://api.github.com", "https://github.com")
-    assert tracker.cache_dir == tmp_path / "c" / "tracker"
+    assert tracker.cache_dir == tmp_path / "c"
     assert tracker.timeout == 3
 
 
@@ -105,9 +106,10 @@ def test_configured_github_tracker_searches_the_server_with_the_token(
         assert [i.number for i in tracker.search("test_bbw_parser")] == [5]
         assert gh.requests[0].headers["Authorization"] == f"Bearer {CANARY}"
         assert CANARY not in repr(tracker)
-    files = list((tmp_path / "cache" / "tracker").iterdir())
-    assert files, "the search was not cached under <cache>/tracker"
-    assert all(CANARY not in f.read_text() for f in files)
+    store = open_store(tmp_path / "cache")
+    assert store.keys("tracker/"), "the search was not cached in <cache>'s store"
+    files = list((tmp_path / "cache").iterdir())
+    assert all(CANARY.encode() not in f.read_bytes() for f in files)
 
 
 # -- environment overrides -----------------------------------------------------------------

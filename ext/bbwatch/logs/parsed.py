@@ -4,7 +4,8 @@ nothing downstream needs the raw text.
 
 ``parse_log`` runs the regrtest parser over one log; ``build_tests`` does it for every build of
 a fleet, once per log, through an optional store of completed builds' parses (``ParseStore``,
-e.g. ``bbwatch.source.parsecache.ParsedLogCache``).
+e.g. ``bbwatch.source.parsecache.ParsedLogCache``). ``PARSER_VERSION`` names what ``parse_log``
+gives: stored parses of another version are never read.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from bbwatch.logs.failures import failures_from_run
 from bbwatch.logs.results import TestRun
 from bbwatch.models import Build, FleetData, Result
 
+# Bump when parse_log gives another ParsedLog for some log (a parser fix, a new field, other
+# excerpts): every stored parse is then made again. tests/unit/test_parse_golden.py fails
+# until you do (and regenerate its golden files: BBWATCH_UPDATE_GOLDEN=1).
+PARSER_VERSION = 1
 EXCERPT_LINES = 25  # lines of log shown per problem
 EXCERPT_CHARS = 4000
 
@@ -57,8 +62,9 @@ _SEED = re.compile(r"Using random seed:? (\d+)")
 class ParsedLog:
     """Everything bbwatch takes from one test log, so nothing downstream needs the raw text.
 
-    Small (capped excerpts), JSON-able (``bbwatch.source.parsecache``) and, for a completed build,
-    immutable: it is cached per build and kept in the last-fleet file instead of the log.
+    Small (capped excerpts), encoded by msgspec (``bbwatch.source.codec``) and, for a completed
+    build, immutable: it is cached per build and kept with the last good fetch instead of the
+    log.
     """
 
     tests: BuildTests

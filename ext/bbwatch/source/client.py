@@ -23,7 +23,6 @@ from requests.adapters import HTTPAdapter
 from bbwatch import __version__
 from bbwatch.errors import BuildbotError
 from bbwatch.models import Build, Builder, Change, Log, Step, Worker
-from bbwatch.source.cache import Cache, open_cache
 from bbwatch.source.convert import (
     build_from_api,
     builder_from_api,
@@ -39,10 +38,10 @@ from bbwatch.source.http import (
     RequestCounter,
     describe_error,
     error_detail,
-    query_value,
 )
 from bbwatch.source.logtext import DEFAULT_LOG_CAP, stdio_of, tail_text, wants_logs
-from bbwatch.source.serialize import build_from_dict, to_dict
+from bbwatch.source.query import BuildQuery
+from bbwatch.source.store import Space, namespace_for, open_store
 from bbwatch.source.urls import BuildRef, build_url, builder_url, master_urls
 
 T = TypeVar("T")
@@ -85,8 +84,10 @@ class ApiClient:
         self.retries = int(retries)
         self.max_workers = max(1, int(max_workers))
         self.log_cap_bytes = int(log_cap_bytes)
-        # Keyed by the API the data comes from: every URL form of one master shares a cache.
-        self.cache: Cache = open_cache(cache_dir, self.api_url)
+        # One store per cache directory (in memory without one); this master's entries are
+        # keyed by the API the data comes from: every URL form of one master shares them.
+        self.store = open_store(cache_dir)
+        self.cache: Space = self.store.space("client/" + namespace_for(self.api_url))
         self.cache_errors: list[str] = []  # failed cache writes (the data was still served)
         self._counter = RequestCounter()
         self._pool: ThreadPoolExecutor | None = None
@@ -134,6 +135,7 @@ class ApiClient:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         self.session.close()
+        self.store.close()
 
     def __enter__(self) -> Self:
         return self
@@ -245,22 +247,7 @@ class ApiClient:
         parameter). E.g. recent failures: ``find_builds(complete=True, results=2,
         order="-complete_at", limit=100)``. ``fields`` narrows the JSON (keep the ids).
         """
-        params: list[tuple[str, str]] = []
-        for name, value in filters.items():
-            for item in value if isinstance(value, (list, tuple, set, frozenset)) else [value]:
-                params.append((name, query_value(item)))
-        for o in [order] if isinstance(order, str) else order:
-            params.append(("order", o))
-        if limit is not None:
-            params.append(("limit", str(max(1, int(limit)))))
-        wanted = list(fields)
-        if wanted:
-            for must in ("buildid", "builderid", "number", "complete"):
-                if must not in wanted:
-                    wanted.append(must)
-            params.extend(("field", f) for f in wanted)
-        else:
-            params.append(("property", "*"))
+        params = BuildQuery.of(order, limit, fields, filters).params()
         items = self._get_json("builds", "builds", params)
         return [self._convert(build_from_api, i, "build") for i in items]
 
@@ -271,8 +258,8 @@ class ApiClient:
     def build(self, builderid: int | str, number: int) -> Build:
         """One build by builder (id or name) and number, with steps and changes filled."""
         bid = self._builderid(builderid)
-        known = self.cache.get(f"{self._epoch_prefix()}numbers/{bid}/{int(number)}")
-        if isinstance(known, int):
+        known = self.cache.get(f"{self._epoch_prefix()}numbers/{bid}/{int(number)}", int)
+        if known is not None:
             cached = self._cached_build(known)
             if cached is not None:
                 return cached
@@ -320,8 +307,8 @@ class ApiClient:
         cap = self.log_cap_bytes if cap_bytes is None else int(cap_bytes)
         key = f"{self._epoch_prefix()}logs/{log.logid}-{cap}"
         if log.complete:
-            hit = self.cache.get(key)
-            if isinstance(hit, str):
+            hit = self.cache.get(key, str)
+            if hit is not None:
                 return hit
         resp = self._get(f"logs/{log.logid}/raw", stream=True)
         try:
@@ -333,7 +320,7 @@ class ApiClient:
         finally:
             resp.close()
         if log.complete:
-            self._remember(key, text)
+            self._remember({key: text})
         return text
 
     def log(self, logid: int) -> Log:
@@ -381,34 +368,32 @@ class ApiClient:
         notices (see ``_same_master``), the epoch moves on and the old entries are never read.
         """
         if self._epoch is None:
-            value = self.cache.get("epoch")
-            self._epoch = value if isinstance(value, int) and value >= 0 else 0
+            value = self.cache.get("epoch", int)
+            self._epoch = value if value is not None and value >= 0 else 0
         return f"e{self._epoch}/" if self._epoch else ""
 
     def _new_epoch(self) -> None:
         old = self._epoch_prefix()
         self._epoch = (self._epoch or 0) + 1
-        self._remember("epoch", self._epoch)
-        for kind in ("builds", "numbers", "logs", "packs"):  # the old master's: never read
-            self.cache.clear(old + kind)
+        self._remember({"epoch": self._epoch})
+        for kind in ("builds/", "numbers/", "logs/"):  # the old master's: never read
+            try:
+                self.cache.clear(old + kind)
+            except OSError as exc:
+                self.cache_errors.append(f"cannot clear cache entries {old}{kind}: {exc}")
 
-    def _remember(self, key: str, value: Any) -> None:
-        """Cache a value; a full or read-only disk only costs refetching it next time."""
+    def _remember(self, values: dict[str, object]) -> None:
+        """Cache values (in one transaction); a full or read-only disk only costs refetching
+        them next time."""
         try:
-            self.cache.put(key, value)
+            self.cache.put_many(values)
         except OSError as exc:
+            key = next(iter(values))
             self.cache_errors.append(f"cannot write cache entry {key}: {exc.strerror or exc}")
 
     def _cached_build(self, buildid: int) -> Build | None:
-        key = f"{self._epoch_prefix()}builds/{buildid}"
-        data = self.cache.get(key)
-        if not isinstance(data, dict):
-            return None
-        try:
-            return build_from_dict(data)
-        except (KeyError, TypeError, ValueError):
-            self.cache.delete(key)
-            return None
+        """A complete build from the store (a damaged entry is dropped there: a miss)."""
+        return self.cache.get(f"{self._epoch_prefix()}builds/{buildid}", Build)
 
     def _complete(self, item: dict[str, Any]) -> Build:
         """A build from its API dict, with steps (and their logs) and changes filled.
@@ -424,8 +409,8 @@ class ApiClient:
         build.changes = self._fetch_changes(build.buildid)
         if build.complete and all(s.complete for s in build.steps):
             prefix = self._epoch_prefix()
-            self._remember(f"{prefix}builds/{build.buildid}", to_dict(build))
-            self._remember(f"{prefix}numbers/{build.builderid}/{build.number}", build.buildid)
+            self._remember({f"{prefix}builds/{build.buildid}": build,
+                            f"{prefix}numbers/{build.builderid}/{build.number}": build.buildid})
         return build
 
     def _fetch_steps(self, buildid: int) -> list[Step]:

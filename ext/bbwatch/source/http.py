@@ -84,13 +84,6 @@ def describe_error(exc: BaseException, timeout: float) -> str:
     return type(exc).__name__ + (f": {exc}" if str(exc) else "")
 
 
-def query_value(value: object) -> str:
-    """Buildbot's query syntax: booleans as true/false, everything else as text."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def error_detail(resp: requests.Response) -> str:
     """Buildbot's ``{"error": "..."}`` message, if the body is small and says one."""
     try:

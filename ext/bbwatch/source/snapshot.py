@@ -8,37 +8,42 @@ Layout of a snapshot directory (sorted keys, one file per builder, so diffs are 
 
 ``SnapshotSource`` answers the same calls as ``BuildbotClient`` (builders, workers, builds,
 build, resolve, steps, changes, log_text, test_log, fetch_fleet), so ``--source snapshot:DIR``
-runs the site and CLI offline.
+runs the site and CLI offline. Files are read and written by the one codec
+(``bbwatch.source.codec``: JSON straight to the model dataclasses, type-checked).
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import os
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from bbwatch.errors import BuildbotError
 from bbwatch.models import Build, Builder, Change, FleetData, Log, Step, Worker
 from bbwatch.source import atomic
+from bbwatch.source.codec import dump_json, load_json
 from bbwatch.source.logtext import tail_lines
-from bbwatch.source.serialize import (
-    build_from_dict,
-    builder_from_dict,
-    to_dict,
-    worker_from_dict,
-)
+from bbwatch.source.query import BuildQuery
 from bbwatch.source.urls import BuildRef, build_url, master_urls
 
 FORMAT = 1
 META = "snapshot.json"
 
 
-def _dump(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+@dataclass
+class Meta:
+    """``snapshot.json``."""
+
+    format: int
+    base_url: str
+    fetched_at: float
+    history: int = 0
+    builders: list[Builder] = field(default_factory=list)
+    workers: list[Worker] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
 
 
 def _write(path: Path, text: str) -> None:
@@ -49,19 +54,19 @@ def _write(path: Path, text: str) -> None:
 def save_snapshot(data: FleetData, directory: str | os.PathLike[str], history: int = 0) -> Path:
     """Write ``data`` under ``directory``; files of an older snapshot there are replaced."""
     root = Path(directory)
-    meta = {
-        "format": FORMAT,
-        "base_url": data.base_url,
-        "fetched_at": data.fetched_at,
-        "history": history or max((len(v) for v in data.builds.values()), default=0),
-        "builders": [to_dict(b) for b in sorted(data.builders, key=lambda b: b.builderid)],
-        "workers": [to_dict(w) for w in sorted(data.workers, key=lambda w: w.workerid)],
-        "errors": list(data.errors),
-    }
+    meta = Meta(
+        format=FORMAT,
+        base_url=data.base_url,
+        fetched_at=data.fetched_at,
+        history=history or max((len(v) for v in data.builds.values()), default=0),
+        builders=sorted(data.builders, key=lambda b: b.builderid),
+        workers=sorted(data.workers, key=lambda w: w.workerid),
+        errors=list(data.errors),
+    )
     wanted_builds = {f"{bid}.json" for bid in data.builds}
     wanted_logs = {f"{bid}.txt" for bid in data.test_logs}
     for bid, builds in data.builds.items():
-        _write(root / "builds" / f"{bid}.json", _dump([to_dict(b) for b in builds]))
+        _write(root / "builds" / f"{bid}.json", dump_json(builds))
     for buildid, text in data.test_logs.items():
         _write(root / "test-logs" / f"{buildid}.txt", text)
     # Drop what an older recording left behind, and only files of our own layout.
@@ -74,7 +79,7 @@ def save_snapshot(data: FleetData, directory: str | os.PathLike[str], history: i
             for path in folder.iterdir():
                 if re.fullmatch(pattern, path.name) and path.name not in keep:
                     path.unlink()
-    _write(root / META, _dump(meta))  # last: its presence marks a complete snapshot
+    _write(root / META, dump_json(meta))  # last: its presence marks a complete snapshot
     return root
 
 
@@ -83,19 +88,16 @@ def load_snapshot(directory: str | os.PathLike[str]) -> FleetData:
     root = Path(directory)
     meta_path = root / META
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        meta = load_json(meta_path.read_bytes(), Meta)
+        if meta.format != FORMAT:
             raise ValueError(f"unknown snapshot format in {META}")
-        builders = [builder_from_dict(b) for b in meta["builders"]]
-        workers = [worker_from_dict(w) for w in meta["workers"]]
         builds: dict[int, list[Build]] = {}
         test_logs: dict[int, str] = {}
         builds_dir = root / "builds"
         if builds_dir.is_dir():
             for path in sorted(builds_dir.glob("*.json")):
                 if path.stem.isdigit():
-                    items = json.loads(path.read_text(encoding="utf-8"))
-                    builds[int(path.stem)] = [build_from_dict(b) for b in items]
+                    builds[int(path.stem)] = load_json(path.read_bytes(), list[Build])
         logs_dir = root / "test-logs"
         if logs_dir.is_dir():
             for path in sorted(logs_dir.glob("*.txt")):
@@ -111,13 +113,13 @@ def load_snapshot(directory: str | os.PathLike[str]) -> FleetData:
             "cannot read snapshot", str(root), f"{type(exc).__name__}: {exc}"
         ) from None
     return FleetData(
-        base_url=str(meta["base_url"]),
-        fetched_at=float(meta["fetched_at"]),
-        builders=builders,
-        workers=workers,
+        base_url=meta.base_url,
+        fetched_at=meta.fetched_at,
+        builders=meta.builders,
+        workers=meta.workers,
         builds=builds,
         test_logs=test_logs,
-        errors=[str(e) for e in meta.get("errors") or ()],
+        errors=meta.errors,
         source="snapshot",
     )
 
@@ -187,19 +189,8 @@ class SnapshotSource:
         fields: Sequence[str] = (),
         **filters: object,
     ) -> list[Build]:
-        """The client's ``find_builds`` over the recorded builds (same filter syntax)."""
-        rows = [copy.deepcopy(b) for b in self._by_id.values()]
-        for name, value in filters.items():
-            field, _, op = name.partition("__")
-            values = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
-            rows = [b for b in rows if _matches(getattr(b, field, None), op or "eq", values)]
-        for key in reversed([order] if isinstance(order, str) else list(order)):
-            field = key.lstrip("-")
-            rows.sort(key=lambda b: (getattr(b, field) is None, getattr(b, field) or 0),
-                      reverse=key.startswith("-"))
-        for b in rows:  # like the client: no steps or changes in a query result
-            b.steps, b.changes = [], []
-        return rows if limit is None else rows[: max(1, int(limit))]
+        """The client's ``find_builds`` over the recorded builds (the same ``BuildQuery``)."""
+        return BuildQuery.of(order, limit, fields, filters).apply(self._by_id.values())
 
     def log_text(self, log: Log, cap_bytes: int | None = None) -> str:
         """Only test-step stdio logs are recorded; other logs raise BuildbotError."""
@@ -263,24 +254,6 @@ class SnapshotSource:
                 "build not in snapshot", f"{master_urls(self.base_url).api}builds/{buildid}",
                 str(self.directory)
             ) from None
-
-
-_OPS = {
-    "eq": lambda a, vs: any(a == v for v in vs),
-    "ne": lambda a, vs: all(a != v for v in vs),
-    "in": lambda a, vs: a in vs,
-    "notin": lambda a, vs: a not in vs,
-    "lt": lambda a, vs: a is not None and a < vs[0],
-    "le": lambda a, vs: a is not None and a <= vs[0],
-    "gt": lambda a, vs: a is not None and a > vs[0],
-    "ge": lambda a, vs: a is not None and a >= vs[0],
-}
-
-
-def _matches(actual: object, op: str, values: list[object]) -> bool:
-    if op not in _OPS:
-        raise BuildbotError("unsupported filter", f"__{op}", "use eq ne in notin lt le gt ge")
-    return bool(_OPS[op](actual, values))
 
 
 def _cap(text: str, cap: int | None) -> str:

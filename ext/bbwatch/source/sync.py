@@ -3,7 +3,8 @@ need from a master in one call, asking only what is new since last time.
 
 Cold cache: builders, workers, the current newest buildid, then each builder's recent builds.
 Warm cache: ``/builders``, ``/workers`` and ONE ``/builds?buildid__gt=<watermark>``; complete
-builds already seen are read from one *pack* (the window's builds in one cache entry). That
+builds already seen are read from the store in one query (the *window*, listed by the fleet
+index). That
 query starts at a build already cached (the *anchor*), so a master recreated at the same URL
 (buildids restart at 1) is noticed and the client's epoch moves on (``ApiClient._new_epoch``).
 """
@@ -15,9 +16,8 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
-
-import msgspec
 
 from bbwatch.errors import BuildbotError
 from bbwatch.models import Build, FleetData
@@ -40,8 +40,8 @@ class BuildbotClient(ApiClient):
 
         Cold cache: builders, workers, the current newest buildid, then each builder's recent
         builds. Warm cache: builders, workers and ONE ``/builds?buildid__gt=<watermark>``;
-        complete builds already seen are read from the cache (one "pack" file for the whole
-        window, not a file per build) and never asked for again.
+        complete builds already seen are read from the store (one query for the whole
+        window, not one per build) and never asked for again.
 
         ``known_log(buildid, identity)``: return True when you already hold what you need
         from that complete build's test log (e.g. its parse, stored under the identity from
@@ -69,29 +69,28 @@ class BuildbotClient(ApiClient):
         index_key = "fleet-index/" + hashlib.sha256(
             json.dumps(sorted(branches)).encode()
         ).hexdigest()[:12]
-        index = _load_index(self.cache.get(index_key), history)
-        watermark = index["watermark"]
-        anchor = index["anchor"]
+        index = _usable(self.cache.get(index_key, FleetIndex), history)
+        watermark = index.watermark
+        anchor = index.anchor
         # Ask from a build we already hold (the anchor), so its answer proves this is still
         # the master we cached: a recreated one reuses buildids for other builds.
         since = None
-        if index["lists"] and watermark is not None:
-            since = min(watermark, anchor["buildid"] - 1) if anchor else watermark
-        pack_key = self._pack_key(index_key)
+        if index.lists and watermark is not None:
+            since = min(watermark, anchor.buildid - 1) if anchor else watermark
         # The warm fetch's three questions do not depend on each other: one round trip, not 3;
-        # the cached window is decoded meanwhile.
+        # the cached window is read (one query) and decoded meanwhile.
         calls: list[Callable[[], Any]] = [
-            self.builders, self.workers, functools.partial(self._load_pack, pack_key)
+            self.builders, self.workers, functools.partial(self._load_window, index)
         ]
         if since is not None:
             calls.append(functools.partial(self._builds_since, since))
-        builders, workers, pack, *since_items = self._map(lambda call: call(), calls)
+        builders, workers, window, *since_items = self._map(lambda call: call(), calls)
         wanted = [b for b in builders if not branches or b.branch in branches]
         wanted_ids = {b.builderid for b in wanted}
         errors: list[str] = []
 
         lists: dict[int, list[int]] = {
-            bid: ids for bid, ids in index["lists"].items() if bid in wanted_ids
+            bid: ids for bid, ids in index.lists.items() if bid in wanted_ids
         }
         new_items: list[dict[str, Any]] = []
         cold = [b.builderid for b in wanted if b.builderid not in lists]
@@ -99,8 +98,7 @@ class BuildbotClient(ApiClient):
             new_items = since_items[0]
             if anchor and not _same_master(anchor, new_items):
                 self._new_epoch()
-                pack_key = self._pack_key(index_key)
-                lists, new_items, pack = {}, [], {}
+                lists, new_items, window = {}, [], {}
                 cold = [b.builderid for b in wanted]
                 watermark = None
         if lists and watermark is not None:
@@ -135,10 +133,10 @@ class BuildbotClient(ApiClient):
             newest = sorted(entries, reverse=True)[:history]  # buildid order == number order
             jobs.extend((bid, buildid, entries[buildid]) for buildid in newest)
 
-        def packed(item: dict[str, Any] | None, buildid: int) -> Build | None:
+        def held(item: dict[str, Any] | None, buildid: int) -> Build | None:
             # a complete build is the same whether the master re-lists it or not
             if item is None or item.get("complete"):
-                return pack.get(buildid)
+                return window.get(buildid)
             return None
 
         def load(job: tuple[int, int, dict[str, Any] | None]) -> Build | BuildbotError:
@@ -156,9 +154,9 @@ class BuildbotClient(ApiClient):
             except BuildbotError as exc:
                 return exc
 
-        # Packed builds are taken here; only the rest go to the pool (threads for thousands
+        # Builds of the window are taken here; only the rest go to the pool (threads for thousands
         # of dict look-ups cost more than the look-ups).
-        results: list[Build | BuildbotError | None] = [packed(j[2], j[1]) for j in jobs]
+        results: list[Build | BuildbotError | None] = [held(j[2], j[1]) for j in jobs]
         rest = [i for i, r in enumerate(results) if r is None]
         for i, result in zip(rest, self._map(load, [jobs[i] for i in rest]), strict=True):
             results[i] = result
@@ -184,22 +182,17 @@ class BuildbotClient(ApiClient):
         for bid in builds:
             builds[bid].sort(key=lambda b: b.number, reverse=True)
 
-        self._save_pack(pack_key, pack, builds)
         test_logs, log_ids = self._fleet_test_logs(builds, errors, known_log)
         # The newest complete build at or below the watermark: the next fetch's proof.
         anchors = [
             b for bl in builds.values() for b in bl if b.complete and b.buildid <= watermark_out
         ]
         newest = max(anchors, key=lambda b: b.buildid, default=None)
-        self._remember(
-            index_key,
-            {
-                "history": history,
-                "watermark": watermark_out,
-                "lists": {str(bid): ids for bid, ids in keep.items()},
-                "anchor": _anchor_of(newest) if newest else None,
-            },
-        )
+        self._remember({index_key: FleetIndex(
+            history=history, watermark=watermark_out, lists=keep,
+            anchor=Anchor(newest.buildid, newest.builderid, newest.number, newest.started_at)
+            if newest else None,
+        )})
         return FleetData(
             base_url=self.base_url,
             fetched_at=started,
@@ -247,37 +240,12 @@ class BuildbotClient(ApiClient):
         )
         return int(items[0]["buildid"]) if items else 0
 
-    def _pack_key(self, index_key: str) -> str:
-        """One pack per fleet index (branch selection), under the master's current epoch."""
-        return f"{self._epoch_prefix()}packs/{index_key.rsplit('/', 1)[-1]}"
-
-    def _load_pack(self, key: str) -> dict[int, Build]:
-        """The complete builds of the last fetch's window, from one cache entry.
-
-        msgspec decodes the JSON straight into the dataclasses, type-checked: a 150-builder
-        window is ~3000 builds, and building them field by field was most of a warm fetch."""
-        raw = self.cache.get_raw(key)
-        if raw is None:
-            return {}
-        try:
-            return {b.buildid: b for b in PACK_DECODER.decode(raw)}
-        except msgspec.MsgspecError:
-            self.cache.delete(key)
-            return {}
-
-    def _save_pack(self, key: str, pack: dict[int, Build], builds: dict[int, list[Build]]) -> None:
-        """Rewrite the pack when the window's complete builds changed (new ones, old ones
-        scrolled out). Only builds the per-build cache would keep go in: complete, steps too."""
-        window = {
-            b.buildid: b for bl in builds.values() for b in bl
-            if b.complete and all(s.complete for s in b.steps)
-        }
-        if window.keys() == pack.keys():
-            return
-        try:
-            self.cache.put_raw(key, msgspec.json.encode([window[i] for i in sorted(window)]))
-        except OSError as exc:
-            self.cache_errors.append(f"cannot write cache entry {key}: {exc.strerror or exc}")
+    def _load_window(self, index: FleetIndex) -> dict[int, Build]:
+        """The complete builds of the last fetch's window, in one read of the store."""
+        prefix = f"{self._epoch_prefix()}builds/"
+        keys = [f"{prefix}{i}" for ids in index.lists.values() for i in ids]
+        n = len(prefix)
+        return {int(k[n:]): b for k, b in self.cache.get_many(keys, Build).items()}
 
     def log_identity(self, build: Build) -> str | None:
         """A name for a complete build's test log that no other log ever gets: its cache key
@@ -323,45 +291,39 @@ class BuildbotClient(ApiClient):
         return logs, idents
 
 
-PACK_DECODER = msgspec.json.Decoder(list[Build])
+@dataclass(frozen=True)
+class Anchor:
+    """The newest complete build at or below the watermark, as the master first gave it."""
+
+    buildid: int
+    builderid: int
+    number: int
+    started_at: int | None
 
 
-def _anchor_of(build: Build) -> dict[str, Any]:
-    return {
-        "buildid": build.buildid,
-        "builderid": build.builderid,
-        "number": build.number,
-        "started_at": build.started_at,
-    }
+@dataclass(frozen=True)
+class FleetIndex:
+    """What the last fetch of one branch selection saw: the complete builds per builder
+    (newest first), the highest buildid below which nothing changes any more, the anchor."""
+
+    history: int
+    watermark: int | None = None
+    lists: dict[int, list[int]] = field(default_factory=dict)
+    anchor: Anchor | None = None
 
 
-def _same_master(anchor: dict[str, Any], items: list[dict[str, Any]]) -> bool:
+def _same_master(anchor: Anchor, items: list[dict[str, Any]]) -> bool:
     """Whether the master still has the anchor build as we cached it."""
     for item in items:
-        if item.get("buildid") == anchor["buildid"]:
-            return all(item.get(k) == anchor[k] for k in ("builderid", "number", "started_at"))
+        if item.get("buildid") == anchor.buildid:
+            return (item.get("builderid"), item.get("number"), item.get("started_at")) == (
+                anchor.builderid, anchor.number, anchor.started_at)
     return False
 
 
-def _load_index(data: Any, history: int) -> dict[str, Any]:
-    """The fleet index from the cache, or an empty one when absent, corrupt or too short."""
-    empty: dict[str, Any] = {"history": history, "watermark": None, "lists": {}, "anchor": None}
-    if not isinstance(data, dict) or not isinstance(data.get("lists"), dict):
-        return empty
-    if not isinstance(data.get("history"), int) or data["history"] < history:
-        return empty  # more history wanted than the index remembers: start over
-    if not isinstance(data.get("watermark"), int):
-        return empty
-    try:
-        lists = {int(k): [int(i) for i in v] for k, v in data["lists"].items()}
-    except (TypeError, ValueError):
-        return empty
-    anchor = data.get("anchor")
-    if not (isinstance(anchor, dict) and isinstance(anchor.get("buildid"), int)):
-        anchor = None
-    return {
-        "history": data["history"],
-        "watermark": data["watermark"],
-        "lists": lists,
-        "anchor": anchor,
-    }
+def _usable(index: FleetIndex | None, history: int) -> FleetIndex:
+    """The stored index, or an empty one when absent (or damaged: the store dropped it),
+    without a watermark, or shorter than the history wanted now (start over)."""
+    if index is None or index.watermark is None or index.history < history:
+        return FleetIndex(history)
+    return index

@@ -14,7 +14,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlencode
@@ -23,7 +23,7 @@ import requests
 
 from bbwatch.domain import Issue
 from bbwatch.errors import TrackerError
-from bbwatch.source import atomic
+from bbwatch.source.store import Store, open_store
 
 STATES = ("open", "closed")
 # GitHub rejects URLs much beyond 8 kB (issues/new?title=&body=): keep a margin.
@@ -115,10 +115,11 @@ _FROM_ENV = object()
 
 
 class GitHubTracker:
-    """GitHub's issue search (``GET /search/issues``), cached on disk, rate limit honoured.
+    """GitHub's issue search (``GET /search/issues``), rate limit honoured, each answer kept
+    ``ttl`` seconds in the store of ``cache_dir`` (``bbwatch.source.store``).
 
     The token (``GITHUB_TOKEN`` by default) only ever goes into the Authorization header: it is
-    not part of cache keys, cache files, URLs, errors or reprs.
+    not part of cache keys, cached values, URLs, errors or reprs.
     """
 
     def __init__(
@@ -143,6 +144,7 @@ class GitHubTracker:
         self.web_url = web_url.rstrip("/")
         self._token: str | None = os.environ.get("GITHUB_TOKEN") if token is _FROM_ENV else token
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self._store: Store | None = None  # opened at the first search that needs it
         self.ttl = ttl
         self.timeout = timeout
         self.session = session or requests.Session()
@@ -288,39 +290,41 @@ class GitHubTracker:
                 raise TrackerError(f"GitHub answered with malformed JSON: {exc}") from None
         return issues
 
-    # -- disk cache (token never involved) -------------------------------------------------
-    def _cache_path(self, q: str) -> Path | None:
+    # -- cache (token never involved) -------------------------------------------------------
+    def _cache_key(self, q: str) -> str | None:
         if self.cache_dir is None:
             return None
-        key = hashlib.sha256(f"{self.base_url}\n{q}".encode()).hexdigest()[:32]
-        return self.cache_dir / f"github-search-{key}.json"
+        if self._store is None:
+            self._store = open_store(self.cache_dir)
+        return "tracker/" + hashlib.sha256(f"{self.base_url}\n{q}".encode()).hexdigest()[:32]
 
     def _cache_get(self, q: str) -> list[Issue] | None:
-        path = self._cache_path(q)
-        if path is None:
+        key = self._cache_key(q)
+        if key is None or self._store is None:
             return None
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if data["query"] != q or time.time() - float(data["fetched_at"]) > self.ttl:
-                return None
-            return [issue_from_dict(item, str(path)) for item in data["issues"]]
-        except (OSError, ValueError, KeyError, TypeError, TrackerError):
-            return None  # missing, stale or corrupt: ask again
+        found = self._store.get(key, Search)  # a damaged entry is dropped: a miss
+        if found is None or found.query != q or time.time() - found.fetched_at > self.ttl:
+            return None  # missing or stale: ask again
+        return list(found.issues)
 
     def _cache_put(self, q: str, issues: list[Issue]) -> None:
-        path = self._cache_path(q)
-        if path is None:
+        key = self._cache_key(q)
+        if key is None or self._store is None:
             return
-        record = {
-            "query": q,
-            "base_url": self.base_url,
-            "fetched_at": time.time(),
-            "issues": [asdict(issue) for issue in issues],
-        }
         try:
-            atomic.write_text(path, json.dumps(record, sort_keys=True))
+            self._store.put(key, Search(q, self.base_url, time.time(), tuple(issues)))
         except OSError:
             pass  # a cache that cannot be written only costs a request next time
+
+
+@dataclass(frozen=True)
+class Search:
+    """One search's answer as the tracker keeps it."""
+
+    query: str
+    base_url: str
+    fetched_at: float
+    issues: tuple[Issue, ...]
 
 
 def web_url_for_api(api_url: str) -> str:
@@ -376,7 +380,7 @@ def tracker_from_config(
     ``{"file": PATH}`` (relative to ``confdir``) or ``{"github": "OWNER/NAME", "api_url"?,
     "web_url"?}``: the API root defaults to api.github.com and the web root to the one that goes
     with the API root (GitHub Enterprise: ``https://HOST/api/v3`` → ``https://HOST``). GitHub
-    searches are cached in ``cache_dir/tracker``; the token comes from ``GITHUB_TOKEN`` only.
+    searches are cached in the store of ``cache_dir``; the token comes from ``GITHUB_TOKEN`` only.
     Bad settings, or an unreadable issues file, raise TrackerError.
     """
     check_tracker_settings(settings)
@@ -387,7 +391,7 @@ def tracker_from_config(
     api_url = str(settings.get("api_url") or DEFAULT_API_URL)
     web_url = str(settings.get("web_url") or web_url_for_api(api_url))
     return GitHubTracker(str(settings["github"]), base_url=api_url, web_url=web_url,
-                         cache_dir=Path(cache_dir) / "tracker", timeout=timeout)
+                         cache_dir=cache_dir, timeout=timeout)
 
 
 def _number(value: str | None) -> float | None:
