@@ -1,77 +1,27 @@
 """analyse(): status severity order, grouping across builders, infra, mass failures, flaky rows.
 
-The fleet is assembled here from the model dataclasses; test-step logs are real regrtest output
+Fleets come from ``tests/factories.py``; test-step logs are real regrtest output
 (``tests/unit/samples/regrtest``), so the parser path is the production one.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from bbwatch.models import Build, Builder, Change, FleetData, Result, Step, Worker
 from bbwatch.triage import analysis, flaky_stats, history, rows
 from bbwatch.triage.registry import parse_registry
 from bbwatch.triage.rows import Severity
 
-SAMPLES = Path(__file__).parent / "samples" / "regrtest"
-FULL = (SAMPLES / "real-313-full.log").read_text()  # 5 failing test files, 2 flaky ones
-FLAKY = (SAMPLES / "real-313-flaky.log").read_text()  # test_bb_flaky failed then passed
-DAY = 86400
-NOW = 1_800_000_000
-
-
-class FleetMaker:
-    """Builders with scripted result histories, oldest first; revision ``rev<k>`` = k-th slot."""
-
-    def __init__(self) -> None:
-        self.fleet = FleetData(base_url="http://127.0.0.1:9/", fetched_at=NOW)
-        self.next_buildid = 1
-
-    def builder(self, builderid, name, tags, history, connected=True, worker=None):
-        """``history``: list of (result, log, failing_step) oldest first; None result = running."""
-        self.fleet.builders.append(Builder(builderid, name, tuple(tags)))
-        self.fleet.workers.append(
-            Worker(builderid, worker or f"worker-{builderid}", connected, (builderid,),
-                   admin="owner@example.org")
-        )
-        builds = []
-        for k, (result, log, failing_step) in enumerate(history, start=1):
-            buildid = self.next_buildid
-            self.next_buildid += 1
-            steps = []
-            for number, step in enumerate(("git", "configure", "compile", "test"), start=1):
-                if failing_step and number > ("git", "configure", "compile", "test").index(
-                    failing_step
-                ) + 1:
-                    break
-                res = Result.SUCCESS
-                if step == failing_step:
-                    res = Result.FAILURE
-                elif step == "test" and result == Result.WARNINGS:
-                    res = Result.WARNINGS
-                steps.append(Step(buildid * 10 + number, buildid, number, step, int(res)))
-            start = NOW - (len(history) - k + 1) * DAY
-            builds.append(Build(
-                buildid=buildid, builderid=builderid, number=k,
-                results=None if result is None else int(result), complete=result is not None,
-                started_at=start, complete_at=start + 600,
-                properties={"got_revision": f"rev{k}"},
-                changes=[Change(builderid * 100 + k, f"rev{k}", "Dev <dev@example.org>",
-                                f"change {k}", files=self.files.get(k, ("Doc/readme.rst",)))],
-                steps=steps,
-            ))
-            if log:
-                self.fleet.test_logs[buildid] = log
-        self.fleet.builds[builderid] = builds[::-1]
-
-    files: dict[int, tuple[str, ...]] = {}
-
-
-OK = (Result.SUCCESS, None, None)
-FAIL = (Result.FAILURE, FULL, "test")
-WARN = (Result.WARNINGS, FLAKY, None)
-COMPILE = (Result.FAILURE, None, "compile")
+from tests.factories import (  # noqa: F401 (FLAKY, FULL: re-exported for older imports)
+    COMPILE,
+    DAY,
+    FAIL,
+    FLAKY,
+    FULL,
+    NOW,
+    OK,
+    WARN,
+    FleetMaker,
+)
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,8 @@ from bbwatch.logs.parsed import BuildTests
 from bbwatch.models import Build, Change, Result
 from bbwatch.triage import history
 
+from tests import factories
+
 S, W, F, E, C = Result.SUCCESS, Result.WARNINGS, Result.FAILURE, Result.EXCEPTION, Result.CANCELLED
 
 
@@ -14,29 +16,7 @@ def _builds(results: list[Result | None], builderid: int = 1, files=None) -> lis
 
     Build n carries one change (changeid n, revision "rev<n>") touching ``files[n]`` if given.
     """
-    builds = []
-    for n, result in enumerate(results, start=1):
-        change = Change(
-            changeid=builderid * 1000 + n,
-            revision=f"rev{n}",
-            author="dev <dev@example.org>",
-            comments=f"change {n}",
-            files=tuple((files or {}).get(n, ("Lib/unrelated.py",))),
-        )
-        builds.append(
-            Build(
-                buildid=builderid * 1000 + n,
-                builderid=builderid,
-                number=n,
-                results=None if result is None else int(result),
-                complete=result is not None,
-                started_at=1_700_000_000 + n * 3600,
-                complete_at=1_700_000_000 + n * 3600 + 600,
-                properties={"got_revision": f"rev{n}"},
-                changes=[change],
-            )
-        )
-    return builds[::-1]
+    return factories.builds(results, builderid, files=files)
 
 
 def test_builder_streak_starts_after_last_good_build_and_skips_neutral_builds():

@@ -15,6 +15,8 @@ from bbwatch.triage.history import HistoryIndex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.factories import build
+
 FILES = ("test_a", "test_b")
 REVISIONS = tuple(c * 40 for c in "abcdef")
 # Buildbot's codes, a running build (None) and a code the models do not know
@@ -84,8 +86,7 @@ def test_index_flakiness_equals_the_reference_on_random_fleets(fleet):
 def _builds(builderid: int, cells: list[tuple[str, str]]) -> list[Build]:
     """Completed SUCCESS/FAILURE builds oldest first from (status, revision); newest first."""
     return [
-        Build(builderid * 100 + n, builderid, n, 2 if status == "fail" else 0, True,
-              properties={"got_revision": rev})
+        build(builderid * 100 + n, builderid, n, 2 if status == "fail" else 0, revision=rev)
         for n, (status, rev) in enumerate(cells, start=1)
     ][::-1]
 

@@ -7,7 +7,7 @@ from bbwatch.sphinxext import live_render as render
 from bbwatch.triage import analysis
 from docutils import nodes
 
-from tests.unit.test_analysis import FAIL, NOW, OK, FleetMaker
+from tests.factories import FAIL, NOW, OK, FleetMaker
 
 
 def test_result_badge_has_word_and_colour():

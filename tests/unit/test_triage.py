@@ -1,6 +1,6 @@
 """The triage filler: every fleet scenario, URL limits, and hostile values kept intact.
 
-Scenario fleets are assembled from the model dataclasses with real regrtest logs
+Scenario fleets come from ``tests/factories.py`` with real regrtest logs
 (``tests/unit/samples/regrtest``), then go through the production path: ``analyse`` ->
 ``context_for_build`` -> ``fill``.
 """
@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import html
 import re
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from bbwatch.domain import Failure
-from bbwatch.models import Build, Builder, Change, FleetData, Result, Step, Worker
+from bbwatch.models import FleetData
 from bbwatch.triage import analysis
 from bbwatch.triage.analysis_context import context_for_build, contexts_from_analysis
 from bbwatch.triage.checklist import load_checklists
@@ -25,6 +24,8 @@ from bbwatch.triage.mdescape import code_span, fenced, fill_markdown, md_escape
 from bbwatch.triage.render import to_json, to_markdown, to_text
 from markdown_it import MarkdownIt
 
+from tests.factories import BASE_URL as BASE
+from tests.factories import COMPILE, FAIL, NOW, OK, WARN, add_builder, make_fleet
 from tests.triage_samples import (
     CONTROL_EXCERPT,
     HOSTILE_BUILDER,
@@ -35,17 +36,6 @@ from tests.triage_samples import (
     infra_context,
 )
 
-SAMPLES = Path(__file__).parent / "samples" / "regrtest"
-FULL = (SAMPLES / "real-313-full.log").read_text()  # fail, error, crash, timeout, env changed
-FLAKY = (SAMPLES / "real-313-flaky.log").read_text()  # failed, then passed on re-run
-NOW = 1_800_000_000
-BASE = "http://127.0.0.1:9/"
-
-OK = (Result.SUCCESS, None, None)
-FAIL = (Result.FAILURE, FULL, "test")
-WARN = (Result.WARNINGS, FLAKY, None)
-COMPILE = (Result.FAILURE, None, "compile")
-
 
 @pytest.fixture(scope="module")
 def checklists():
@@ -53,36 +43,14 @@ def checklists():
 
 
 def _builder(fleet: FleetData, bid: int, name: str, history, connected: bool = True) -> None:
-    fleet.builders.append(Builder(bid, name, ("3.x", "stable", "tier-1")))
-    fleet.workers.append(Worker(bid, f"worker-{bid}", connected, (bid,), admin="own@example.org"))
-    builds = []
-    for k, (result, log, failing) in enumerate(history, 1):
-        buildid = bid * 100 + k
-        steps = []
-        for n, name_ in enumerate(("git", "configure", "compile", "test"), 1):
-            res = Result.SUCCESS
-            if name_ == failing:
-                res = Result.FAILURE
-            elif name_ == "test" and result == Result.WARNINGS:
-                res = Result.WARNINGS
-            steps.append(Step(buildid * 10 + n, buildid, n, name_, int(res)))
-            if name_ == failing:
-                break
-        builds.append(Build(
-            buildid, bid, k, int(result), True, started_at=NOW - 9000 + k * 1000,
-            complete_at=NOW - 8400 + k * 1000, properties={"got_revision": f"rev{k}"},
-            changes=[Change(bid * 100 + k, f"rev{k}", "Dev <dev@example.org>",
-                            f"gh-{k}: change {k}", files=("Lib/test/test_bb_fail.py",))],
-            steps=steps,
-        ))
-        if log:
-            fleet.test_logs[buildid] = log
-    fleet.builds[bid] = builds[::-1]
+    add_builder(fleet, bid, name, history, connected=connected, admin="own@example.org",
+                started_at=lambda k: NOW - 9000 + k * 1000, comments="gh-{k}: change {k}",
+                files=("Lib/test/test_bb_fail.py",))
 
 
 @pytest.fixture(scope="module")
 def picture() -> analysis.Analysis:
-    fleet = FleetData(base_url=BASE, fetched_at=NOW)
+    fleet = make_fleet()
     _builder(fleet, 1, "AMD64 Debian 3.x", [OK, OK, FAIL, FAIL])
     _builder(fleet, 2, "ARM64 macOS 3.x", [OK, WARN])
     _builder(fleet, 3, "AMD64 FreeBSD 3.x", [OK, COMPILE])
