@@ -19,6 +19,7 @@ import re
 import shlex
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -30,6 +31,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from bbwatch.source.store import store_path
 from bbwatch.sphinxext.config import BBWatchConfig
 
 from tests.conftest import REPO
@@ -59,6 +61,8 @@ class Run:
     files: dict[str, tuple[int, bytes]] = field(repr=False)
     # what the fake GitHub had received after this run
     github_requests: list[Request] = field(repr=False)
+    # the cache store's entries after this run: key -> value bytes
+    entries: dict[str, bytes] = field(repr=False, default_factory=dict)
 
 
 class Forwarder:
@@ -143,6 +147,17 @@ def _step_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+def _entries(cache: Path) -> dict[str, bytes]:
+    path = store_path(cache)
+    if not path.is_file():
+        return {}
+    db = sqlite3.connect(path)
+    try:
+        return dict(db.execute("SELECT key, value FROM entries"))
+    finally:
+        db.close()
+
+
 def _snapshot(root: Path) -> dict[str, tuple[int, bytes]]:
     return {str(p.relative_to(root)): (p.stat().st_mtime_ns, p.read_bytes())
             for p in sorted(root.rglob("*")) if p.is_file()}
@@ -170,7 +185,8 @@ def runs(fleet: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]
             pages = {p.stem: p.read_text(encoding="utf-8")
                      for p in (outdir / "live").glob("*.html")}
             found[name] = Run(done.returncode, done.stdout + done.stderr, pages,
-                              _snapshot(work / "_build"), list(gh.requests))
+                              _snapshot(work / "_build"), list(gh.requests),
+                              _entries(work / "_build" / ".bbwatch-cache"))
     return found
 
 
@@ -220,19 +236,20 @@ def test_cold_run_fetches_the_fleet_into_the_default_cache(runs: dict[str, Run])
     assert cold.returncode == 0, cold.output[-3000:]
     assert "bbwatch: live data fetched" in cold.output
     assert "Live data unavailable" not in cold.pages["known-failures"]
-    assert any(path.startswith(".bbwatch-cache/v1/") and "/builds/" in path
-               for path in cold.files), "no completed build cached beside the output"
+    assert ".bbwatch-cache/bbwatch.sqlite3" in cold.files
+    assert any(key.startswith("client/") and "/builds/" in key
+               for key in cold.entries), "no completed build cached beside the output"
 
 
 def test_warm_run_reuses_the_cache(runs: dict[str, Run]) -> None:
     cold, warm = runs["cold"], runs["warm"]
     assert warm.returncode == 0, warm.output[-3000:]
     assert "bbwatch: live data fetched" in warm.output
-    completed = [p for p in cold.files if p.startswith(".bbwatch-cache/v1/")
-                 and re.search(r"/(builds|logs)/", p)]
+    completed = [k for k in cold.entries if k.startswith("client/")
+                 and re.search(r"/(builds|logs)/", k)]
     assert completed
-    rewritten = [p for p in completed if warm.files.get(p) != cold.files[p]]
-    assert not rewritten, f"completed builds' cache files changed: {rewritten[:5]}"
+    rewritten = [k for k in completed if warm.entries.get(k) != cold.entries[k]]
+    assert not rewritten, f"completed builds' cache entries changed: {rewritten[:5]}"
     assert len(warm.github_requests) == len(cold.github_requests), "searches not cached"
 
 
@@ -268,4 +285,5 @@ def test_token_appears_nowhere(runs: dict[str, Run], name: str) -> None:
     assert CANARY not in run.output
     leaked = [path for path, (_mtime, data) in run.files.items() if CANARY.encode() in data]
     assert not leaked, f"token found in {leaked[:5]}"
-    assert any(p.startswith(".bbwatch-cache/tracker/") for p in run.files)
+    assert any(k.startswith("tracker/") for k in run.entries)
+    assert not [k for k, v in run.entries.items() if CANARY.encode() in v]
