@@ -1,6 +1,6 @@
 """The ``bbwatch`` command line, on top of every stage: one module per sub-command (``parse``,
-``match``, ``triage``, ``fleet``, ``snapshot``, ``serve``), each with ``register(subparsers)``; ``main``
-dispatches to them.
+``match``, ``triage``, ``digest``, ``fleet``, ``snapshot``, ``serve``), each with
+``register(subparsers)``; ``main`` dispatches to them.
 
 May import any stage (``bbwatch.source``, ``bbwatch.logs``, ``bbwatch.triage``), the
 docutils rendering of ``bbwatch.sphinxext.checklists`` (``triage --format html``) and the

@@ -11,7 +11,7 @@ from bbwatch.commands import fail
 from bbwatch.errors import BBWatchError
 
 # Each module has ``register(subparsers)`` that adds its parser and sets ``func`` (args -> int).
-COMMANDS = ("parse", "match", "triage", "fleet", "snapshot", "serve")
+COMMANDS = ("parse", "match", "triage", "digest", "fleet", "snapshot", "serve")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
