@@ -48,6 +48,10 @@ demo: $(STAMP)
 	@echo "Browse it with: make serve   (http://127.0.0.1:$(PORT)/)"
 	@echo "Try the CLI on a red build: $(BIN)/bbwatch match BUILD_URL --registry $(DEMO_REGISTRY) --issues $(DEMO_ISSUES)"
 	@echo "Stop the fleet with: $(BIN)/bbwatch fleet down --dir $(FLEETDIR)"
+	@echo
+	@echo "Keep the live pages fresh while the fleet builds (instead of make serve):"
+	@echo "  BBWATCH_REGISTRY=$(DEMO_REGISTRY) $(BIN)/bbwatch serve --buildbot-url http://127.0.0.1:$(FLEETPORT)/ --interval 10 --port $(PORT)"
+	@echo "  It serves http://127.0.0.1:$(PORT)/, rebuilds when a build completes, and open pages reload themselves."
 
 test: $(STAMP)
 	$(BIN)/ruff check -q ext tests bench conf.py
@@ -69,6 +73,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/accuracy.py
 	$(BIN)/python bench/fetch.py
 	$(BIN)/python bench/site.py
+	$(BIN)/python bench/freshness.py
 
 fleet-up: $(STAMP)
 	$(BIN)/bbwatch fleet up --dir $(FLEETDIR) --port $(FLEETPORT)

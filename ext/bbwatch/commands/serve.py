@@ -285,7 +285,10 @@ def _loop(args: argparse.Namespace, site: Site, poller: Poller, say: Callable[[s
     port = httpd.server_address[1]
     say(f"serving http://127.0.0.1:{port}/ (polling every {args.interval:g}s; Ctrl-C stops)")
     try:
-        while not stop.wait(args.interval):
+        # polls keep their cadence: a rebuild's time counts towards the wait for the next one
+        next_at = time.monotonic() + args.interval
+        while not stop.wait(max(0.0, next_at - time.monotonic())):
+            next_at = time.monotonic() + args.interval
             result = poller.poll()
             if stop.is_set():
                 break
