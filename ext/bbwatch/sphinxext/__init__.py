@@ -19,6 +19,7 @@ from bbwatch.sphinxext import (
     checklists,
     config,
     live,
+    live_acks,
     live_blocks,
     live_fresh,
     qr,
@@ -31,6 +32,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     config.setup_config(app)
     live.setup_live(app)
     live_blocks.setup_blocks(app)
+    live_acks.setup_acks(app)
     live_fresh.setup_fresh(app)
     checklists.setup_checklists(app)
     triage_pages.setup_triage_pages(app)

@@ -14,6 +14,7 @@ from sphinx.config import Config
 from sphinx.errors import ConfigError
 
 from bbwatch.errors import TrackerError
+from bbwatch.triage.acks import ACKS_ENV, is_demo_acks
 from bbwatch.triage.registry import REGISTRY_ENV, is_demo_registry
 from bbwatch.triage.tracker import check_tracker_settings, web_url_for_api
 
@@ -52,6 +53,10 @@ class BBWatchConfig:
     # the checklist folder, absolute once validated; None: checklists/ beside conf.py or the
     # sources, else the checklists shipped with the package
     checklists: str | None = None
+    # the acknowledgements file, absolute once validated; None: <srcdir>/data/acks.toml
+    acks: str | None = None
+    # days a known issue's tests stay green on every builder before it is a close candidate
+    close_after_days: float = 14.0
 
     def resolved_cache_dir(self, app: Sphinx) -> Path:
         if self.cache_dir:
@@ -72,6 +77,8 @@ _VALUES: dict[str, tuple[object, type | tuple[type, ...]]] = {
     "bbwatch_registry": (None, (str, type(None))),
     "bbwatch_gc_freeze": (False, bool),
     "bbwatch_checklists": (None, (str, type(None))),
+    "bbwatch_acks": (None, (str, type(None))),
+    "bbwatch_close_after_days": (14.0, (int, float)),
 }
 
 
@@ -134,6 +141,8 @@ def _build(config: Config) -> BBWatchConfig:
         registry=config.bbwatch_registry,  # BBWATCH_REGISTRY applied at config-inited
         gc_freeze=config.bbwatch_gc_freeze,
         checklists=config.bbwatch_checklists,
+        acks=config.bbwatch_acks,  # BBWATCH_ACKS applied at config-inited
+        close_after_days=float(config.bbwatch_close_after_days),
     )
 
 
@@ -150,6 +159,7 @@ def _validate(app: Sphinx, config: Config) -> None:
     _validate_tracker(config)
     _validate_registry(app, config)
     _validate_checklists(app, config)
+    _validate_acks(app, config)
 
 
 def _validate_registry(app: Sphinx, config: Config) -> None:
@@ -169,6 +179,37 @@ def _validate_registry(app: Sphinx, config: Config) -> None:
         raise ConfigError(f"{name}: registry file not found: {path}")
     _refuse_demo_for_production(path, name, config)
     config.bbwatch_registry = str(path)
+
+
+def _validate_acks(app: Sphinx, config: Config) -> None:
+    """``BBWATCH_ACKS`` (the environment wins) or ``bbwatch_acks`` must name an
+    acknowledgements file; written back absolute (as the registry). The demo fleet's file is
+    refused for the production master. ``BBWATCH_CLOSE_AFTER_DAYS`` sets
+    ``bbwatch_close_after_days``, which must be 0 or more."""
+    days = os.environ.get("BBWATCH_CLOSE_AFTER_DAYS", "").strip()
+    if days:
+        try:
+            config.bbwatch_close_after_days = float(days)
+        except ValueError:
+            raise ConfigError(f"BBWATCH_CLOSE_AFTER_DAYS must be a number, got {days!r}") \
+                from None
+    if config.bbwatch_close_after_days < 0:
+        raise ConfigError("bbwatch_close_after_days must be 0 or more")
+    from_env = os.environ.get(ACKS_ENV, "").strip()
+    chosen = from_env or config.bbwatch_acks
+    if chosen is None:
+        return
+    name = f"{ACKS_ENV} (from the environment)" if from_env else "bbwatch_acks"
+    path = Path(app.confdir, chosen).resolve()
+    if not chosen.strip() or not path.is_file():
+        raise ConfigError(f"{name}: acknowledgements file not found: {path}")
+    url = os.environ.get("BBWATCH_BUILDBOT_URL") or config.bbwatch_buildbot_url
+    snapshot = os.environ.get("BBWATCH_SNAPSHOT") or config.bbwatch_snapshot
+    production = urlsplit(url).hostname == urlsplit(DEFAULT_BUILDBOT_URL).hostname
+    if production and not snapshot and is_demo_acks(path):
+        raise ConfigError(f"{name} names the demo fleet's acknowledgements ({path}) but the "
+                          f"site is built against {url} (unset {ACKS_ENV})")
+    config.bbwatch_acks = str(path)
 
 
 def _validate_checklists(app: Sphinx, config: Config) -> None:
