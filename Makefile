@@ -12,6 +12,11 @@ PORT ?= 8000
 # bbwatch-demo.invalid): only `make demo` uses them; `make html` reads docs/data/known-issues.toml.
 DEMO_REGISTRY := ext/bbwatch_fleet/demo-known-issues.toml
 DEMO_ISSUES := ext/bbwatch_fleet/demo-issues.json
+# The demo fleet's acknowledgements (docs/data/acks.toml is the production file). Its whole
+# history is minutes old, so a known issue is a close candidate as soon as its tests pass
+# everywhere (production: 14 days).
+DEMO_ACKS := ext/bbwatch_fleet/demo-acks.toml
+DEMO_CLOSE_AFTER_DAYS := 0
 
 .PHONY: help venv html demo test lint linkcheck serve clean bench fleet-up fleet-down
 
@@ -42,11 +47,12 @@ html: $(STAMP)
 demo: $(STAMP)
 	@BBWATCH_BUILDBOT_URL="$$($(BIN)/bbwatch fleet up --dir $(FLEETDIR) --port $(FLEETPORT) --quiet)" || { echo "demo: could not start the local fleet" >&2; exit 2; }; \
 	echo "Local Buildbot fleet: $$BBWATCH_BUILDBOT_URL"; \
-	BBWATCH_BUILDBOT_URL="$$BBWATCH_BUILDBOT_URL" BBWATCH_REGISTRY=$(DEMO_REGISTRY) $(BIN)/sphinx-build -b html -c . --keep-going $(SPHINXOPTS) docs $(BUILDDIR)/html
+	BBWATCH_BUILDBOT_URL="$$BBWATCH_BUILDBOT_URL" BBWATCH_REGISTRY=$(DEMO_REGISTRY) BBWATCH_ACKS=$(DEMO_ACKS) BBWATCH_CLOSE_AFTER_DAYS=$(DEMO_CLOSE_AFTER_DAYS) $(BIN)/sphinx-build -b html -c . --keep-going $(SPHINXOPTS) docs $(BUILDDIR)/html
 	@echo
 	@echo "Site built against the local fleet: file://$(CURDIR)/$(BUILDDIR)/html/index.html"
 	@echo "Browse it with: make serve   (http://127.0.0.1:$(PORT)/)"
 	@echo "Try the CLI on a red build: $(BIN)/bbwatch match BUILD_URL --registry $(DEMO_REGISTRY) --issues $(DEMO_ISSUES)"
+	@echo "The off-duty handoff: $(BIN)/bbwatch digest --buildbot URL --registry $(DEMO_REGISTRY) --acks $(DEMO_ACKS) --close-after $(DEMO_CLOSE_AFTER_DAYS)"
 	@echo "Stop the fleet with: $(BIN)/bbwatch fleet down --dir $(FLEETDIR)"
 	@echo
 	@echo "Keep the live pages fresh while the fleet builds (instead of make serve):"

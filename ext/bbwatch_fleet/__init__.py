@@ -11,7 +11,8 @@ It may import ``bbwatch`` (the client's URL rule, atomic writes, the error base)
 
 The demo data that goes with the fleet lives here too, never under ``docs/data/`` (which the
 production site reads): ``DEMO_REGISTRY``, the known-issues registry written for the scenarios,
-and ``DEMO_ISSUES``, a small issue list standing in for the tracker. Their issue numbers are
+``DEMO_ISSUES``, a small issue list standing in for the tracker, and ``DEMO_ACKS``, the
+watchers' acknowledgements of the scenarios' problems (``BBWATCH_ACKS``). Their issue numbers are
 demo numbers and their links go to ``bbwatch-demo.invalid``, a reserved name that never
 resolves. Only ``make demo``, the fleet's tests and the handbook's worked examples use them,
 chosen by configuration (``BBWATCH_REGISTRY``, ``bbwatch_registry``, ``--registry``,
@@ -23,5 +24,6 @@ from pathlib import Path
 
 DEMO_REGISTRY = Path(__file__).with_name("demo-known-issues.toml")
 DEMO_ISSUES = Path(__file__).with_name("demo-issues.json")
+DEMO_ACKS = Path(__file__).with_name("demo-acks.toml")
 # Where the demo data's links go: reserved (RFC 2606), so it never leads to a real issue.
 DEMO_TRACKER_URL = "https://bbwatch-demo.invalid/issues/"
