@@ -183,11 +183,13 @@ def test_a_new_parser_version_drops_the_old_versions_entries(
 ) -> None:
     analysis.analyse(make_fleet(), now=NOW, parsed_cache=ParsedLogCache(tmp_path))
     old = open_store(tmp_path).keys("parsed/")
-    assert old and all(k.startswith("parsed/v1/src/") for k in old)
-    monkeypatch.setattr(parsecache, "PARSER_VERSION", 2)
+    version = parsecache.PARSER_VERSION
+    assert old and all(k.startswith(f"parsed/v{version}/src/") for k in old)
+    monkeypatch.setattr(parsecache, "PARSER_VERSION", version + 1)
     analysis.analyse(make_fleet(), now=NOW, parsed_cache=ParsedLogCache(tmp_path))
     new = open_store(tmp_path).keys("parsed/")
-    assert len(new) == len(old) and all(k.startswith("parsed/v2/src/") for k in new)
+    assert len(new) == len(old) and all(k.startswith(f"parsed/v{version + 1}/src/")
+                                        for k in new)
 
 
 def test_lookup_by_identity_needs_no_text_and_never_crosses_identities(tmp_path: Path) -> None:

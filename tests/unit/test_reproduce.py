@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from bbwatch.logs.parsed import ParsedLog, parse_log
+from bbwatch.logs.regrtest import parse_text
+from bbwatch.source.codec import pack, unpack
 from bbwatch.source.snapshot import load_snapshot
 from bbwatch.triage import analysis
 from bbwatch.triage.analysis_context import context_from_occurrence
 from bbwatch.triage.fill import reproduce_command
-from bbwatch.triage.reproduce import regrtest_command_of, reproduce
+from bbwatch.triage.reproduce import reproduce
 from bbwatch_fleet import scenarios
 
 from tests.conftest import REPO
@@ -38,9 +41,27 @@ def test_windows_uses_rt_bat():
     assert reproduce("x", "test_os").to_json()["command"] == "./python -m test test_os -v"
 
 
-def test_command_line_read_from_the_log_head():
-    assert regrtest_command_of(CMD + "\n in dir /x\n") == CMD
-    assert regrtest_command_of("no command here\n") == ""
+WINDOWS = (r"Tools\buildbot\test.bat -x64 -j2 -uall -W --slowest --fail-env-changed "
+           r"--timeout=1200 -R 3:3")
+
+
+def test_the_parser_keeps_the_command_line_of_the_log_head():
+    assert parse_text(CMD + "\n in dir /x\nUsing random seed: 5\n").command == CMD
+    traced = "make buildbottest\n+ /usr/bin/python3.13 -u -W default -bb -E -m test -j4 -uall\n"
+    assert parse_text(traced).command == "+ /usr/bin/python3.13 -u -W default -bb -E -m test " \
+                                         "-j4 -uall"
+    assert parse_text(WINDOWS + "\n in dir C:\\b\n").command == WINDOWS
+    assert parse_text("no command here\n0:00:01 [1/1] test_os passed\n").command is None
+    assert parse_text(CMD).to_json()["command"] == CMD
+
+
+def test_the_command_stays_with_the_parse_when_the_log_is_gone():
+    parsed = parse_log(CMD + "\nUsing random seed: 5\n", True)
+    assert parsed.command == CMD
+    assert unpack(pack(parsed), ParsedLog).command == CMD  # what the store keeps
+    found = reproduce("AMD64 Debian root 3.x", "test_os", seed=parsed.seed,
+                      command=parsed.command)
+    assert "-uall --timeout=60" in found.command
 
 
 def test_fleet_triage_context_reproduces_with_the_builds_options():
@@ -54,3 +75,16 @@ def test_fleet_triage_context_reproduces_with_the_builds_options():
     assert text.startswith(r"PCbuild\rt.bat -q test_bbw_strings -m test_join_lines")
     assert f"--randseed={ctx.seed}" in text and ctx.seed.isdigit()
     assert "-uall" in text and "--timeout=5" in text  # the builder's own options
+
+
+def test_fleet_reproduce_command_without_raw_logs():
+    """The last good fetch keeps parsed logs, not the text: -u and --timeout still come."""
+    fleet = load_snapshot(REPO / "tests" / "fixtures" / "snapshot")
+    parsed = analysis.analyse(fleet, now=fleet.fetched_at).parsed
+    fleet.test_logs = {}
+    picture = analysis.analyse(fleet, now=fleet.fetched_at, preparsed=parsed)
+    scenario = scenarios.scenario("backport")
+    ctx = context_from_occurrence(*picture.find(scenario.builder, scenario.build,
+                                                scenario.test_file), picture)
+    text = reproduce_command(ctx, scenario.test_file)
+    assert "-uall" in text and "--timeout=5" in text and "not in the log" not in text

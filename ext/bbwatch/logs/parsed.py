@@ -25,7 +25,7 @@ from bbwatch.models import Build, FleetData, Result
 # Bump when parse_log gives another ParsedLog for some log (a parser fix, a new field, other
 # excerpts): every stored parse is then made again. tests/unit/test_parse_golden.py fails
 # until you do (and regenerate its golden files: BBWATCH_UPDATE_GOLDEN=1).
-PARSER_VERSION = 1
+PARSER_VERSION = 2  # 2: ParsedLog.command (the builder's regrtest command line)
 EXCERPT_LINES = 25  # lines of log shown per problem
 EXCERPT_CHARS = 4000
 
@@ -76,6 +76,9 @@ class ParsedLog:
     # test file -> (kind, first error message) and -> test ids, as matching reads the run
     outcomes: dict[str, tuple[str, str]] = field(default_factory=dict)
     outcome_ids: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # the builder's regrtest command line from the log's head (TestRun.command), for the
+    # reproduce command's -u, --timeout and -j once the raw log is gone
+    command: str = ""
 
 
 def log_digest(text: str) -> str:
@@ -118,6 +121,7 @@ def parse_log(text: str, ran: bool, digest: str | None = None) -> ParsedLog:
         digest if digest is not None else log_digest(text),
         found.group(1) if (found := _SEED.search(text)) else "",
         *run_outcomes(run),
+        command=run.command or "",
     )
 
 

@@ -150,6 +150,12 @@ _ALTERED_BY = re.compile(
     r"Warning -- (?P<name>test[\w.\-]*) (?:leaked temporary files|left behind )"
 )
 _SEED = re.compile(r"Using random seed:? (?P<seed>\d+)")
+# The builder's test command at the head of the log: "./python ... -m test ...", a shell trace
+# "+ /path/python3.13 ... -m test ...", or Windows' "Tools\buildbot\test.bat ..." / rt.bat.
+_COMMAND = re.compile(
+    r"^(?:\+ )?(?:\S*python[\w.]*(?:\.exe)?\"?(?: \S+)*? -m test\b.*"
+    r"|\S*(?:Tools[\\/]buildbot[\\/]test\.bat|PCbuild[\\/]rt\.bat)\b.*)$", re.M)
+MAX_COMMAND = 2000
 _NAME = re.compile(r"^[\w.\-]+$")
 _SEPARATOR_EQ = re.compile(r"^={20,}$")
 _SEPARATOR_DASH = re.compile(r"^-{20,}$")
@@ -356,11 +362,16 @@ class Parser:
                 elif not _binary(line):
                     self.feed_text(line)
             return
-        if self.run.random_seed is None and self._head_left > 0:
-            # ≤3.10 prints "Using random seed 1711018" (no marker) once, near the top.
-            m = _SEED.search(text, 0, self._head_left)
-            if m:
-                self.run.random_seed = int(m.group("seed"))
+        if self._head_left > 0:
+            if self.run.random_seed is None:
+                # ≤3.10 prints "Using random seed 1711018" (no marker) once, near the top.
+                m = _SEED.search(text, 0, self._head_left)
+                if m:
+                    self.run.random_seed = int(m.group("seed"))
+            if self.run.command is None:
+                m = _COMMAND.search(text, 0, self._head_left)
+                if m:
+                    self.run.command = m.group(0).strip()[:MAX_COMMAND]
             self._head_left -= n
         starts = _interesting_starts(text)
         k, count = 0, len(starts)

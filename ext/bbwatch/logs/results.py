@@ -81,6 +81,9 @@ class TestRun:
     # When the log stops with no summary: the tests regrtest last said were running (the
     # "-- running (2): ..." suffix, a heartbeat line, or the sequential test that started).
     still_running: list[str] = field(default_factory=list)
+    # The builder's regrtest command line from the log's head (its -u, --timeout, -j, -R),
+    # e.g. "./python -m test -j2 -uall --timeout=1200": reproduce commands copy from it.
+    command: str | None = None
 
     @property
     def empty(self) -> bool:
@@ -105,6 +108,7 @@ class TestRun:
             "random_seed": self.random_seed,
             "truncated": self.truncated,
             "still_running": list(self.still_running),
+            "command": self.command,
         }
 
     def excerpt(self, test_file: str, max_lines: int = 40) -> str:

@@ -20,7 +20,6 @@ from bbwatch.triage.context import (
 )
 from bbwatch.triage.matching import rank
 from bbwatch.triage.registry import Registry
-from bbwatch.triage.reproduce import regrtest_command_of
 from bbwatch.triage.rows import Analysis, Occurrence, Problem, branch_of
 from bbwatch.triage.search import search_candidates
 from bbwatch.triage.tracker import Tracker
@@ -165,12 +164,18 @@ def _seed(analysis: Analysis, buildid: int) -> str:
     return parsed.seed if parsed is not None else ""
 
 
+def _command(analysis: Analysis, buildid: int) -> str:
+    """The builder's regrtest command line, as the parsed log kept it (the raw log may be
+    gone: a cached parse or the last fetch stands in for it)."""
+    parsed = _parsed(analysis, buildid)
+    return parsed.command if parsed is not None else ""
+
+
 def context_from_occurrence(problem: Problem, occ: Occurrence, analysis: Analysis) -> TriageContext:
     """One known-failures row (a problem on one builder) as a triage context."""
     ctx = _base_context(occ, analysis.fleet.base_url)
     ctx.seed = _seed(analysis, occ.latest.buildid)
-    log = analysis.fleet.test_logs.get(occ.latest.buildid, "")
-    ctx.test_command = regrtest_command_of(log[:4000])
+    ctx.test_command = _command(analysis, occ.latest.buildid)
     ctx.suspects = _suspects(problem)
     ctx.notes = list(getattr(analysis, "notes", ()) or ())
     if problem.group in ("build", "infra"):  # a non-test failure: its own checklist
@@ -220,6 +225,7 @@ def context_for_build(analysis: Analysis, builderid: int, number: int) -> Triage
         ctx = _bare_context(analysis, builderid, build)
     ctx.notes = list(getattr(analysis, "notes", ()) or ())
     ctx.seed = _seed(analysis, build.buildid)
+    ctx.test_command = _command(analysis, build.buildid)
     suspects: dict[str, SuspectChange] = {}
     for p, occ in tests:
         ctx.failures.append(_failure(p, occ, analysis))

@@ -3,7 +3,8 @@
 ``reproduce(builder, test_file, ...)`` starts from CPython's form, ``./python -m test
 test_x -m 'method' --randseed N -v``, and adds what the build did: ``-R 3:3`` on a refleak
 builder (and ``python -m test.bisect_cmd`` to narrow a leak to a method), ``-u`` resources
-and ``--timeout`` copied from the builder's own test command when the log shows it, a note
+and ``--timeout`` copied from the builder's own test command when the log shows it
+(``ParsedLog.command``, read by the parser from the log's head), a note
 about ``-jN`` (order and load), and the ``PCbuild\\rt.bat`` / ``python.bat`` forms on a Windows
 builder (python/devguide, testing/buildbots.rst and run-write-tests.rst). Pure; no I/O.
 """
@@ -37,14 +38,6 @@ def is_windows(builder: str, tags: Sequence[str] = ()) -> bool:
 
 def is_refleak(builder: str, tags: Sequence[str] = ()) -> bool:
     return "refleak" in builder.lower() or "refleak" in tags
-
-
-def regrtest_command_of(log_head: str) -> str:
-    """The regrtest command line a Buildbot stdio log starts with, or ``""``."""
-    for line in log_head.splitlines()[:5]:
-        if " -m test" in line or "rt.bat" in line:
-            return line.strip()
-    return ""
 
 
 def reproduce(builder: str, test_file: str, *, test_ids: Sequence[str] = (), seed: str = "",
