@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, Self, TypeVar
 
@@ -40,7 +40,7 @@ from bbwatch.source.http import (
     error_detail,
 )
 from bbwatch.source.logtext import DEFAULT_LOG_CAP, stdio_of, tail_text, wants_logs
-from bbwatch.source.query import BuildQuery
+from bbwatch.source.query import BuildQuery, FindBuilds
 from bbwatch.source.store import Space, namespace_for, open_store
 from bbwatch.source.urls import BuildRef, build_url, builder_url, master_urls
 
@@ -49,7 +49,7 @@ U = TypeVar("U")
 POOL_PREFIX = "bbwatch-client"
 
 
-class ApiClient:
+class ApiClient(FindBuilds):
     """A Buildbot master's REST API v2 with retries, bounded concurrency and an immutable cache.
 
     ``base_url`` is any URL of the master; ``master_urls`` gives ``base_url`` (the web root of
@@ -232,23 +232,9 @@ class ApiClient:
         items = self._builds_of(int(builderid), limit)
         return self._map(self._complete, items)
 
-    def find_builds(
-        self,
-        *,
-        order: str | Sequence[str] = "-buildid",
-        limit: int | None = 100,
-        fields: Sequence[str] = (),
-        **filters: object,
-    ) -> list[Build]:
-        """Builds across builders, filtered by the master (steps and changes NOT filled).
-
-        ``filters`` are Buildbot's query filters: ``builderid=3``, ``complete=True``,
-        ``results__ne=0``, ``buildid__gt=123``, ``builderid__in=[1, 2]`` (a list repeats the
-        parameter). E.g. recent failures: ``find_builds(complete=True, results=2,
-        order="-complete_at", limit=100)``. ``fields`` narrows the JSON (keep the ids).
-        """
-        params = BuildQuery.of(order, limit, fields, filters).params()
-        items = self._get_json("builds", "builds", params)
+    def _find(self, query: BuildQuery) -> list[Build]:
+        """``find_builds`` (``FindBuilds``): the master filters."""
+        items = self._get_json("builds", "builds", query.params())
         return [self._convert(build_from_api, i, "build") for i in items]
 
     def _builds_of(self, builderid: int, limit: int) -> list[dict[str, Any]]:

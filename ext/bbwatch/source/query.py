@@ -1,5 +1,6 @@
-"""``find_builds``' query, written once: the client sends it to the master as REST parameters
-(``BuildQuery.params``), a snapshot runs it over its recorded builds (``BuildQuery.apply``).
+"""``find_builds``, written once (``FindBuilds``): the client sends the query to the master as
+REST parameters (``BuildQuery.params``), a snapshot runs it over its recorded builds
+(``BuildQuery.apply``).
 
 Buildbot's filter syntax: ``builderid=3``, ``complete=True``, ``results__ne=0``,
 ``buildid__gt=123``, ``builderid__in=[1, 2]`` (a list repeats the parameter); ``order`` is a
@@ -97,3 +98,28 @@ class BuildQuery:
         for b in rows:  # like the master: no steps or changes in a query result
             b.steps, b.changes = [], []
         return rows if self.limit is None else rows[: self.limit]
+
+
+class FindBuilds:
+    """``find_builds`` for a source of builds: the client (``_find`` asks the master) and a
+    snapshot (``_find`` applies the query to its recorded builds) share this signature."""
+
+    def find_builds(
+        self,
+        *,
+        order: str | Sequence[str] = "-buildid",
+        limit: int | None = 100,
+        fields: Sequence[str] = (),
+        **filters: object,
+    ) -> list[Build]:
+        """Builds across builders, filtered (steps and changes NOT filled).
+
+        ``filters`` are Buildbot's query filters: ``builderid=3``, ``complete=True``,
+        ``results__ne=0``, ``buildid__gt=123``, ``builderid__in=[1, 2]`` (a list repeats the
+        parameter). E.g. recent failures: ``find_builds(complete=True, results=2,
+        order="-complete_at", limit=100)``. ``fields`` narrows the JSON (keep the ids).
+        """
+        return self._find(BuildQuery.of(order, limit, fields, filters))
+
+    def _find(self, query: BuildQuery) -> list[Build]:
+        raise NotImplementedError

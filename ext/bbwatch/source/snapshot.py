@@ -26,7 +26,7 @@ from bbwatch.models import Build, Builder, Change, FleetData, Log, Step, Worker
 from bbwatch.source import atomic
 from bbwatch.source.codec import dump_json, load_json
 from bbwatch.source.logtext import tail_lines
-from bbwatch.source.query import BuildQuery
+from bbwatch.source.query import BuildQuery, FindBuilds
 from bbwatch.source.urls import BuildRef, build_url, master_urls
 
 FORMAT = 1
@@ -124,7 +124,7 @@ def load_snapshot(directory: str | os.PathLike[str]) -> FleetData:
     )
 
 
-class SnapshotSource:
+class SnapshotSource(FindBuilds):
     """Serves a saved snapshot through the client's read interface; never touches the network."""
 
     requests_made = 0
@@ -181,16 +181,9 @@ class SnapshotSource:
     def properties(self, buildid: int) -> dict[str, object]:
         return dict(self._build_by_id(buildid).properties)
 
-    def find_builds(
-        self,
-        *,
-        order: str | Sequence[str] = "-buildid",
-        limit: int | None = 100,
-        fields: Sequence[str] = (),
-        **filters: object,
-    ) -> list[Build]:
-        """The client's ``find_builds`` over the recorded builds (the same ``BuildQuery``)."""
-        return BuildQuery.of(order, limit, fields, filters).apply(self._by_id.values())
+    def _find(self, query: BuildQuery) -> list[Build]:
+        """``find_builds`` (``FindBuilds``) over the recorded builds: the same query."""
+        return query.apply(self._by_id.values())
 
     def log_text(self, log: Log, cap_bytes: int | None = None) -> str:
         """Only test-step stdio logs are recorded; other logs raise BuildbotError."""
