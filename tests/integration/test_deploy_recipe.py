@@ -47,7 +47,9 @@ CANARY = "ghp_deployRecipeCanary0123456789abcdef"
 ISSUE = {"number": 990001, "state": "open",
          "title": "test_bbw_parser crashes with SIGABRT on aarch64 CentOS10 LTO 3.14"}
 ISSUE_URL = "https://github.com/python/cpython/issues/990001"  # FakeGitHub's html_url
-SECRETS = {"secrets.GITHUB_TOKEN": CANARY}  # what Actions substitutes for ${{ ... }}
+# what Actions substitutes for ${{ ... }} (a repository example.github.io/handbook publishes)
+SECRETS = {"secrets.GITHUB_TOKEN": CANARY, "github.repository_owner": "example",
+           "github.event.repository.name": "handbook"}
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
 
