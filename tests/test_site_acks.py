@@ -115,3 +115,13 @@ def test_the_demo_acks_are_refused_for_the_production_master(tmp_path, monkeypat
 def test_a_missing_acks_file_is_a_config_error(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="acknowledgements file not found"):
         _build(tmp_path, monkeypatch, BBWATCH_ACKS=str(tmp_path / "nope.toml"))
+
+
+def test_the_checklist_page_reproduces_with_the_builds_options(builds):
+    """The per-failure checklist page of the change-and-backport scenario (issue 16 point 3):
+    the Windows form, the failing method, the seed and the builder's -u and --timeout."""
+    text = _text(_page(builds["demo"], "triage/amd64-windows11-3-x/6/test_bbw_strings.html"))
+    found = re.search(r"PCbuild\\rt\.bat -q test_bbw_strings -m test_join_lines "
+                      r"--randseed=(\d+) -uall --timeout=60 -v", text)
+    assert found, text[:2000]
+    assert "python.bat -m test accepts the same options" in text

@@ -88,3 +88,11 @@ def test_fleet_reproduce_command_without_raw_logs():
                                                 scenario.test_file), picture)
     text = reproduce_command(ctx, scenario.test_file)
     assert "-uall" in text and "--timeout=5" in text and "not in the log" not in text
+
+
+def test_the_interpreters_own_u_is_not_a_resource():
+    traced = "+ /usr/bin/python3.13 -u -W default -bb -E -m test --timeout=5 -j2 test_x"
+    found = reproduce("AMD64 Debian 3.x", "test_x", seed="1", command=traced)
+    assert found.command == "./python -m test test_x --randseed=1 --timeout=5 -v"
+    found = reproduce("AMD64 Debian 3.x", "test_x", seed="1", command=traced + " -u all")
+    assert "-uall" in found.command

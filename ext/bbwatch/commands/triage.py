@@ -319,6 +319,7 @@ def standalone_html(triage: Triage, checklists: Mapping[str, Checklist]) -> str:
     section = nodes.section(ids=["triage"])
     section += nodes.title(title, title)
     section += triage_tree(triage, checklists)
+    section += _reproduce_section(triage)
     document += section
     writer = Writer()
     writer.write(document, StringOutput(encoding="unicode"))
@@ -336,6 +337,21 @@ def standalone_html(triage: Triage, checklists: Mapping[str, Checklist]) -> str:
         f"{css}\n</style>\n</head>\n<body>\n<main>\n{fragment}\n</main>\n"
         f"<script>\n{script}\n</script>\n</body>\n</html>\n"
     )
+
+
+def _reproduce_section(triage: Triage) -> list[nodes.Node]:
+    """Each failing test's reproduce command (the checklist's analysis part holds the first
+    one's only): docutils text, escaped by the writer."""
+    if not triage.failures:
+        return []
+    section = nodes.section(ids=["reproduce-locally"], classes=["bbwatch-reproduce"])
+    section += nodes.title("Reproduce locally", "Reproduce locally")
+    for f in triage.failures:
+        name = visible(f.heading)
+        section += nodes.paragraph("", "", nodes.literal(name, name))
+        command = visible(f.values["reproduce_command"])
+        section += nodes.literal_block(command, command, language="shell")
+    return [section]
 
 
 def _static(name: str) -> str:

@@ -12,8 +12,9 @@ fleet analysis in ``bbwatch.triage.analysis_context``.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bbwatch.domain import split_test_id as split_ids
@@ -73,6 +74,14 @@ class FilledFailure:
     def search_urls(self) -> list[str]:
         return [s.url for s in self.searches]
 
+    @property
+    def heading(self) -> str:
+        """The section's name: the test id, or the file when several of its methods fail."""
+        ids = self.failure.test_ids
+        if len(ids) > 1:
+            return f"{self.failure.test_file} ({len(ids)} tests)"
+        return self.test_id or self.failure.test_file
+
 
 @dataclass
 class Triage:
@@ -113,6 +122,9 @@ def fill(
         analysis = fill_steps(checklists["analysis"], values) if "analysis" in checklists else []
         return Triage(ctx, checklist, [], values, steps, values["reply_text"], analysis)
     checklist = checklists["triage"]
+    merged = merge_by_file(ctx.failures)
+    if len(merged) != len(ctx.failures):
+        ctx = dataclasses.replace(ctx, failures=merged)
     filled = [_fill_failure(ctx, f, checklist, tracker) for f in ctx.failures]
     first = filled[0]
     analysis = fill_steps(checklists["analysis"], first.values) if "analysis" in checklists else []
@@ -139,12 +151,53 @@ def split_test_id(test_id: str, test_file: str) -> tuple[str, str]:
     return cls or "", method or ""
 
 
+# a crash or a timeout says more than one failed method
+_KIND_ORDER = ("crashed", "timed_out", "leaked", "failed", "env_changed", "flaky")
+
+
+def merge_by_file(failures: Sequence[FailureContext]) -> list[FailureContext]:
+    """One failure per test file: a build's failing methods of one file are one problem (one
+    section, one suggested issue), not one per method."""
+    merged: dict[str, FailureContext] = {}
+    for f in failures:
+        have = merged.get(f.test_file)
+        if have is None:
+            merged[f.test_file] = dataclasses.replace(f)
+            continue
+        have.test_ids = tuple(dict.fromkeys((*have.test_ids, *f.test_ids)))
+        kinds = [have.kind, f.kind]
+        have.kind = min(kinds, key=lambda k: _KIND_ORDER.index(k) if k in _KIND_ORDER
+                        else len(_KIND_ORDER))
+        have.message = have.message or f.message
+        if f.excerpt.strip() and f.excerpt.strip() not in have.excerpt:
+            have.excerpt = "\n\n".join(e for e in (have.excerpt.strip("\n"),
+                                                     f.excerpt.strip("\n")) if e)
+        known = {(c.number, c.url) for c in have.candidates}
+        have.candidates = (*have.candidates,
+                           *(c for c in f.candidates if (c.number, c.url) not in known))
+        have.passed_on_rerun = have.passed_on_rerun and f.passed_on_rerun
+    return list(merged.values())
+
+
+def _shared_class(f: FailureContext) -> str:
+    """The one class all of a file's failing methods belong to, or ""."""
+    classes = {split_test_id(t, f.test_file)[0] for t in f.test_ids}
+    return classes.pop() if len(classes) == 1 else ""
+
+
 def _fill_failure(
     ctx: TriageContext, f: FailureContext, checklist: Checklist, tracker: TrackerLinks
 ) -> FilledFailure:
+    # The searches start from the first method (the procedure's search by method name); the
+    # suggested issue covers them all: several methods of one file name their class, or the
+    # file, not one of the methods.
     test_id = f.test_ids[0] if f.test_ids else ""
     test_class, test_method = split_test_id(test_id, f.test_file) if test_id else ("", "")
-    title = suggest_title(matching_failure(ctx, f, test_id))
+    title_id = test_id
+    if len(f.test_ids) > 1:
+        shared = _shared_class(f)
+        title_id = f"{f.test_file}.{shared}" if shared else ""
+    title = suggest_title(matching_failure(ctx, f, title_id))
     # The procedure's three searches: the method name (or class), the test file, full text.
     method_term = test_method or test_class or f.test_file
     text_term = _search_phrase(f.message)
@@ -242,7 +295,9 @@ _KIND_WORDS = {
 
 def failure_line(f: FailureContext) -> str:
     """One line saying what failed, for the reply and the comment."""
-    what = f.test_ids[0] if f.test_ids else f.test_file
+    what = f.test_ids[0] if len(f.test_ids) == 1 else f.test_file
+    if len(f.test_ids) > 1:
+        what += f" ({len(f.test_ids)} tests)"
     kind = "flaky" if f.passed_on_rerun else f.kind
     line = f"{what} {_KIND_WORDS.get(kind, kind)}"
     message = _one_line(f.message)

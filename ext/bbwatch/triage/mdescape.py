@@ -64,13 +64,24 @@ def url_target(url: str) -> str:
 
 
 def fill_text(template: str, values: Mapping[str, str]) -> str:
-    """Placeholders replaced by their raw values (for terminals and JSON)."""
-    return _substitute(template, lambda name, match, text: values.get(name, match.group(0)))
+    """Placeholders replaced by their raw values (for terminals and JSON). A fenced block of
+    the template gets a fence longer than any inside its value, so a Markdown value holding
+    its own fenced block (the comment's excerpt) does not end it early."""
+    return _fill(template, values,
+                 lambda name, match, text, ind="": _block_value(values, name, match, ind),
+                 lambda name, match, text: values.get(name, match.group(0)))
 
 
 def fill_markdown(template: str, values: Mapping[str, str]) -> str:
     """Placeholders replaced by values escaped for where they stand: link targets encoded,
     code spans re-fenced, prose backslash-escaped, blocks verbatim inside longer fences."""
+    return _fill(template, values,
+                 lambda name, match, text, ind="": _block_value(values, name, match, ind),
+                 lambda name, match, text: _inline_value(values, name, match, text))
+
+
+def _fill(template: str, values: Mapping[str, str], block: Callable[..., str],
+          inline: Callable[[str, re.Match[str], str], str]) -> str:
     out: list[str] = []
     lines = template.split("\n")
     i = 0
@@ -86,11 +97,9 @@ def fill_markdown(template: str, values: Mapping[str, str]) -> str:
                 j += 1
             inner = "\n".join(lines[i + 1:j])
             content = _substitute(
-                inner,
-                lambda name, match, text, ind=indent: _block_value(values, name, match, ind),
-            )
+                inner, lambda name, match, text, ind=indent: block(name, match, text, ind))
             char = re.escape(fence[0])
-            runs = [len(r) for r in re.findall(rf"^ {{0,3}}({char}{{3,}})", content, flags=re.M)]
+            runs = [len(r) for r in re.findall(rf"^\s*({char}{{3,}})", content, flags=re.M)]
             new_fence = fence[0] * max(len(fence), max(runs, default=0) + 1)
             out.append(f"{indent}{new_fence}{info}")
             out.extend(content.split("\n") if inner or content else [])
@@ -98,8 +107,7 @@ def fill_markdown(template: str, values: Mapping[str, str]) -> str:
                 out.append(f"{indent}{new_fence}")
             i = j + 1
             continue
-        out.append(_substitute(line, lambda name, match, text: _inline_value(values, name, match,
-                                                                             text)))
+        out.append(_substitute(line, inline))
         i += 1
     return "\n".join(out)
 

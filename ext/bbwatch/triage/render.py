@@ -8,7 +8,7 @@ from typing import Any
 
 from bbwatch.triage.context import BuildLink, Candidate, SuspectChange, TriageContext
 from bbwatch.triage.fill import FilledFailure, FilledStep, Triage
-from bbwatch.triage.mdescape import code_span, md_escape, url_target, visible
+from bbwatch.triage.mdescape import code_span, fenced, md_escape, url_target, visible
 from bbwatch.triage.reproduce import reproduce
 
 
@@ -96,12 +96,14 @@ def to_markdown(triage: Triage) -> str:
     out.append("")
     sections: list[tuple[str, list[FilledStep], FilledFailure | None]]
     if triage.failures:
-        sections = [(f"{code_span(f.test_id or f.failure.test_file)}", f.steps, f)
-                    for f in triage.failures]
+        sections = [(f"{code_span(f.heading)}", f.steps, f) for f in triage.failures]
     else:
         sections = [(md_escape(ctx.infra or "infrastructure"), triage.steps, None)]
     for heading, steps, failure in sections:
         out += [f"## {heading}", ""]
+        if failure is not None and len(failure.failure.test_ids) > 1:
+            out += ["Failing tests: " + ", ".join(code_span(t) for t in failure.failure.test_ids),
+                    ""]
         for n, step in enumerate(steps, 1):
             out.append(f"- [ ] **{n}. {md_escape(step.title)}**")
             out.append("")
@@ -110,6 +112,9 @@ def to_markdown(triage: Triage) -> str:
             if extra:
                 out += [""] + _indent(extra, "  ")
             out.append("")
+        if failure is not None:  # each failing test's own command (issue 16)
+            out += ["Reproduce locally:", "",
+                    fenced(failure.values["reproduce_command"], "shell"), ""]
     if triage.analysis:
         out += ["## Analysis (later)", ""]
         for n, step in enumerate(triage.analysis, 1):
@@ -179,11 +184,13 @@ def to_text(triage: Triage) -> str:
            f"  {ctx.build_url}", f"  branch {ctx.branch or 'unknown'}, revision "
            f"{ctx.revision or 'unknown'}", ""]
     if triage.failures:
-        sections = [(f.test_id or f.failure.test_file, f.steps, f) for f in triage.failures]
+        sections = [(f.heading, f.steps, f) for f in triage.failures]
     else:
         sections = [(f"infrastructure: {ctx.infra}", triage.steps, None)]
     for heading, steps, failure in sections:
         out += [f"== {heading}", ""]
+        if failure is not None and len(failure.failure.test_ids) > 1:
+            out += [f"  failing tests: {', '.join(failure.failure.test_ids)}", ""]
         for n, step in enumerate(steps, 1):
             out.append(f"[ ] {n}. {step.title}")
             out += _indent(_links_to_text(step.text), "      ")
@@ -191,6 +198,9 @@ def to_text(triage: Triage) -> str:
             if extra:
                 out += _indent(_links_to_text(_unescape_md(extra)), "      ")
             out.append("")
+        if failure is not None:  # each failing test's own command (issue 16)
+            out += ["    Reproduce locally:",
+                    *_indent(failure.values["reproduce_command"], "      "), ""]
     if ctx.suspects or ctx.first_failing:
         out.append("== Analysis (later)")
         if ctx.first_failing:

@@ -56,6 +56,8 @@ def reproduce(builder: str, test_file: str, *, test_ids: Sequence[str] = (), see
     if refleak:
         args += ["-R", "3:3"]
         notes.append("refleak builder: -R 3:3 needs a debug build (--with-pydebug)")
+    # regrtest's own options only: before "-m test" stand the interpreter's (-u: unbuffered)
+    command = command.split(" -m test", 1)[1] if " -m test" in command else command
     resources = _RESOURCES.findall(command)
     if resources:
         args += [f"-u{resources[-1]}"]
