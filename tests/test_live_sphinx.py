@@ -148,8 +148,11 @@ def test_filters_from_rest(site):
 def test_flaky_page_lists_tests_with_evidence(site):
     _app, html, _ = site
     page = html["flaky"]
-    assert "Flip rate" in page
-    assert re.search(r"\d+% \(\d+ flips?\)", text(page))
+    assert "Failure rate" in page and "History per builder" in page
+    # the figures behind the rank: failures in runs, the rate, its 95% interval, flips
+    assert re.search(r"\d+ failures? in \d+ runs? \(\d+%, 95% interval \d+%–\d+%\), "
+                     r"\d+ flips?", text(page))
+    assert 'class="bbwatch-cell bbwatch-cell-' in page
 
 
 def test_master_down_degrades_with_one_warning_and_a_visible_admonition(tmp_path):
