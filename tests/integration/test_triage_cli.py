@@ -98,7 +98,7 @@ def test_fail_and_error_are_one_failure_with_both_ids(capsys):
                if "test_mean_float" in p.read_text() and "Using random seed" in p.read_text())
     assert log  # the recorded fleet logs carry regrtest's header
     reproduce = next(s["text"] for s in data["analysis_steps"] if s["id"] == "reproduce")
-    assert re.search(r"--randseed=\d+ -v test_bbw_calc", reproduce)
+    assert re.search(r"test_bbw_calc(?: -m \w+)+ --randseed=\d+ .*-v", reproduce)
 
 
 @pytest.mark.parametrize(("kind", "infra"), [("compile_failure", "compile"),

@@ -344,7 +344,9 @@ def _reproduce_section(triage: Triage) -> list[nodes.Node]:
     one's only): docutils text, escaped by the writer."""
     if not triage.failures:
         return []
-    section = nodes.section(ids=["reproduce-locally"], classes=["bbwatch-reproduce"])
+    # screen only, like the analysis part on paper: the printed sheet is the report's
+    section = nodes.section(ids=["reproduce-locally"],
+                            classes=["bbwatch-reproduce", "bbwatch-screen-only"])
     section += nodes.title("Reproduce locally", "Reproduce locally")
     for f in triage.failures:
         name = visible(f.heading)
