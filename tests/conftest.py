@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,24 @@ def whole_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     finally:
         mp.undo()
     return out / "html", f"{status}\n{warnings.read_text()}"
+
+
+@pytest.fixture(scope="session")
+def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The handbook's html folder built from the recorded fleet snapshot with the demo
+    registry: every per-failure triage page the local fleet produces, offline."""
+    from sphinx.cmd.build import build_main
+
+    out = tmp_path_factory.mktemp("demo-site")
+    mp = pytest.MonkeyPatch()
+    for name in [n for n in os.environ if n.startswith("BBWATCH_")]:
+        mp.delenv(name)
+    mp.setenv("BBWATCH_SNAPSHOT", str(REPO / "tests" / "fixtures" / "snapshot"))
+    mp.setenv("BBWATCH_REGISTRY", str(REPO / "ext" / "bbwatch_fleet" / "demo-known-issues.toml"))
+    try:
+        status = build_main(["-b", "html", "-c", str(REPO), "-q", "-d", str(out / "doctrees"),
+                             str(REPO / "docs"), str(out / "html")])
+    finally:
+        mp.undo()
+    assert status == 0
+    return out / "html"

@@ -253,10 +253,22 @@ def triage_tree(triage: Triage, checklists: Mapping[str, Checklist]) -> nodes.co
                                       heading=f"{triage.checklist.title}: {ctx.infra or ''}")
     if triage.analysis and "analysis" in checklists:
         failure = triage.failures[0] if triage.failures else None
-        root += filled_checklist_node(checklists["analysis"], triage.analysis, triage.values,
-                                      failure, ctx)
+        analysis = filled_checklist_node(checklists["analysis"], triage.analysis, triage.values,
+                                         failure, ctx)
+        root += analysis
+        # Analysis is a separate, later job (the procedure says so): on paper it would double
+        # the sheets, so it stays on screen.
+        root += triage_print.screen_only(
+            analysis, f"Analysis, a separate and later job: its checklist "
+            f"({len(triage.analysis)} steps) is on this page on screen.")
     for note in ctx.notes:
         root += nodes.paragraph("", f"Note: {note}", classes=["bbwatch-note"])
+    if triage.failures:
+        step = triage.checklist.steps[1].title if triage.checklist and len(
+            triage.checklist.steps) > 1 else "the first checklist"
+        triage_print.body_on_screen(root, triage.failures[0].values.get("issue_body", ""))
+        triage_print.print_once(root, triage.failures[0].values.get("excerpt", ""),
+                                f'step 2, "{step}"')
     neutralise(root)
     return root
 

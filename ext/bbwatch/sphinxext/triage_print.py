@@ -93,3 +93,70 @@ def links_node(triage: Triage) -> nodes.container:
         item += para
         box += item
     return box
+
+
+# -- at most two sheets: the excerpt printed once, cut to what matters ---------------------------
+PRINT_EXCERPT_LINES = 14  # longer excerpts print their head and their last lines
+_HEAD_LINES = 3  # "FAIL: test_x (...)", the dashes, "Traceback (most recent call last):"
+
+
+def cut_for_print(excerpt: str, max_lines: int = PRINT_EXCERPT_LINES) -> str:
+    """The lines of a long excerpt that matter on paper: its first lines (the failing test and
+    the first error line) and its last ones (the last frames and the assertion), with a note
+    that the full text is online. A short excerpt is returned as it is."""
+    lines = excerpt.splitlines()
+    if len(lines) <= max_lines:
+        return excerpt
+    tail = max_lines - _HEAD_LINES - 1
+    skipped = len(lines) - _HEAD_LINES - tail
+    note = f"[... {skipped} lines: the full excerpt is on the page online ...]"
+    return "\n".join([*lines[:_HEAD_LINES], note, *lines[-tail:]])
+
+
+def _twin(block: nodes.literal_block, text: str) -> nodes.literal_block:
+    """A print-only copy of ``block`` with ``text``; the original becomes screen-only."""
+    twin = nodes.literal_block(text, text, classes=["bbwatch-print-only"])
+    twin["language"] = block.get("language", "text")
+    block["classes"].append("bbwatch-screen-only")
+    return twin
+
+
+def print_once(root: nodes.Element, excerpt: str, where: str) -> None:
+    """On paper, the log excerpt stands once, in full or cut (``cut_for_print``); every later
+    block that repeats it (the comment to post, the new issue's body) prints a reference to
+    ``where`` instead. Screen-only and print-only twins: on screen nothing changes."""
+    excerpt = excerpt.strip("\n")
+    if not excerpt or excerpt == "(no log excerpt)":
+        return
+    seen = False
+    for block in list(root.findall(nodes.literal_block)):
+        text = block.astext()
+        if excerpt not in text or "bbwatch-screen-only" in block["classes"]:
+            continue
+        if not seen:
+            seen = True
+            cut = cut_for_print(excerpt)
+            if cut != excerpt:
+                block.parent.insert(block.parent.index(block) + 1,
+                                    _twin(block, text.replace(excerpt, cut)))
+            continue
+        pointer = f"[the log excerpt: see {where}]"
+        block.parent.insert(block.parent.index(block) + 1,
+                            _twin(block, text.replace(excerpt, pointer)))
+
+
+def screen_only(node: nodes.Element, note: str) -> nodes.paragraph:
+    """Mark ``node`` screen-only; the print-only paragraph that stands in its place."""
+    node["classes"].append("bbwatch-screen-only")
+    return nodes.paragraph("", note, classes=["bbwatch-print-only", "bbwatch-note"])
+
+
+def body_on_screen(root: nodes.Element, body: str) -> None:
+    """The prefilled issue body, a summary of the steps before it, stays on screen: on paper
+    the "New issue form" QR code opens the form with its title and labels."""
+    body = body.strip("\n")
+    for block in list(root.findall(nodes.literal_block)):
+        if body and block.astext().strip("\n") == body:
+            block.parent.insert(block.parent.index(block) + 1, screen_only(
+                block, "On paper: the body is what the steps above gathered; the "
+                       "\u201cNew issue form\u201d code opens the form with its title and labels."))
