@@ -94,7 +94,11 @@ def test_each_red_scripted_failure_shows_once(pages):
     assert len(titles) == len(set(titles))
     for scenario in sc.SCENARIOS:
         builder = sc.BUILDERS_BY_NAME[scenario.builder]
-        if (scenario.test_file and builder.results[-1] == sc.FAILURE
+        # what its builder fails with now: no later scenario on that builder (the 3.14
+        # backport's failure followed the Non-Debug builder's timeout, since fixed)
+        later = any(s.builder == scenario.builder and s.build > scenario.build
+                    for s in sc.SCENARIOS)
+        if (scenario.test_file and builder.results[-1] == sc.FAILURE and not later
                 and scenario.builder not in sc.STILL_RED.builders):
             assert scenario.test_file in titles, scenario
     crash = next(s for s in sc.SCENARIOS if s.kind == "crash")
