@@ -15,7 +15,7 @@ from bbwatch.sphinxext import checklist_myst, checklists
 from bbwatch.triage.checklist import PLACEHOLDERS, load_checklists
 from bbwatch.triage.mdescape import url_target
 from docutils import nodes
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 EDGE_BODIES = [
@@ -143,6 +143,7 @@ PIECES = ["{builder}", "{test_id}", "{build_url}", "%7Bbuilder%7D", "{nope}", "\
 @given(body=st.lists(st.sampled_from(PIECES), max_size=14).map("".join),
        value=st.lists(st.sampled_from(PIECES), max_size=6).map("".join),
        generic=st.booleans())
+@example(body="```\n{builder}", value="\x00", generic=False)  # NUL, docutils' escape mark
 def test_substitution_never_adds_markup_and_leaves_nothing_unsafe(body, value, generic):
     values = None if generic else {name: f"{name}:{value}" for name in PLACEHOLDERS}
     try:

@@ -203,8 +203,9 @@ def filled_checklist_node(
 def neutralise(root: nodes.Element) -> None:
     """Control and bidi characters from the network shown as symbols, never obeyed."""
     for block in list(root.findall(nodes.literal_block)):
-        text = block.astext()
-        if visible(text) != text:
+        # the raw text: docutils' astext() drops NUL (its escape mark), rawsource keeps it
+        text = "".join(str(t) for t in block.findall(nodes.Text))
+        if visible(text) != text or visible(block.rawsource) != block.rawsource:
             new = nodes.literal_block(visible(text), visible(text), **block.attributes)
             block.replace_self(new)
     for text_node in list(root.findall(nodes.Text)):
