@@ -32,3 +32,38 @@ def test_hostile_title_is_escaped() -> None:
     svg = qr_svg(URL, title='</title><script>alert(1)</script>')
     assert "<script>" not in svg
     assert ET.fromstring(svg).find("title").text == '</title><script>alert(1)</script>'
+
+
+def test_qr_cache_draws_each_code_once_and_reuses_stored_ones() -> None:
+    from bbwatch.triage.qr import QRCache
+
+    first = QRCache()
+    svg = first.svg(URL, "Build")
+    assert first.svg(URL, "Build") == svg and list(first.new.values()) == [svg]
+    assert first.svg(URL, "Test log") != svg  # the label is part of the drawing
+    stored = dict(first.new)
+    second = QRCache(stored)  # a later build, from the store
+    assert second.svg(URL, "Build") == svg and second.new == {}
+
+
+def test_triage_pages_share_one_navigation_per_build() -> None:
+    from types import SimpleNamespace
+
+    from bbwatch.sphinxext.triage_pages import share_navigation
+
+    calls: list[dict] = []
+
+    def toctree(**kwargs: object) -> str:
+        calls.append(kwargs)
+        return f"<nav {len(calls)}>"
+
+    app = SimpleNamespace(builder=SimpleNamespace())
+    pages = []
+    for name in ("triage/a/1/test_x", "triage/b/2/test_y", "live/status"):
+        context = {"toctree": toctree}
+        share_navigation(app, name, "page.html", context, None)
+        pages.append(context["toctree"])
+    assert pages[0](maxdepth=-1) == pages[1](maxdepth=-1) == "<nav 1>"
+    assert pages[1](maxdepth=2) == "<nav 2>"  # other arguments: computed again
+    assert pages[2] is toctree  # documents keep Sphinx's own function
+    assert len(calls) == 2

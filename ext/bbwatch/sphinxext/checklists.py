@@ -50,6 +50,7 @@ from bbwatch.triage.fill import (
     fill_steps,
 )
 from bbwatch.triage.mdescape import url_target, visible
+from bbwatch.triage.qr import QRCache
 
 logger = logging.getLogger(__name__)
 
@@ -218,13 +219,15 @@ def neutralise(root: nodes.Element) -> None:
                 node[key] = visible(node[key])
 
 
-def triage_tree(triage: Triage, checklists: Mapping[str, Checklist]) -> nodes.container:
-    """The body of a per-failure page (and of ``bbwatch triage --format html``)."""
+def triage_tree(triage: Triage, checklists: Mapping[str, Checklist],
+                qr: QRCache | None = None) -> nodes.container:
+    """The body of a per-failure page (and of ``bbwatch triage --format html``); ``qr`` keeps
+    the pages' QR codes across builds."""
     ctx = triage.context
     root = nodes.container(classes=["bbwatch-triage"])
     # For paper only (print.css): each sheet's header, the links that matter as QR codes.
     root += triage_print.header_node(triage)
-    root += triage_print.links_node(triage)
+    root += triage_print.links_node(triage, qr)
     summary = nodes.paragraph(classes=["bbwatch-triage-summary"])
     summary += _link(f"Build {ctx.build_number}", ctx.build_url)
     summary += nodes.Text(f" of {ctx.builder}")

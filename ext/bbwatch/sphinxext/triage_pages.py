@@ -6,6 +6,7 @@ docutils tree (``bbwatch.sphinxext.checklists.triage_tree``).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from html import escape
 from typing import Any
@@ -15,13 +16,15 @@ from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.display import status_iterator
 
+from bbwatch.source.store import open_store
 from bbwatch.sphinxext.checklists import EVENT, loaded_checklists, triage_tree
-from bbwatch.sphinxext.config import WarningType
+from bbwatch.sphinxext.config import WarningType, get_config
 from bbwatch.sphinxext.live import get_analysis
 from bbwatch.triage.analysis_context import contexts_from_analysis
 from bbwatch.triage.context import TrackerLinks, TriageContext, triage_docname
 from bbwatch.triage.fill import fill, missing_checklists
 from bbwatch.triage.mdescape import visible
+from bbwatch.triage.qr import QRCache
 from bbwatch.triage.rows import Analysis
 
 logger = logging.getLogger(__name__)
@@ -69,6 +72,9 @@ def _analysis(app: Sphinx) -> Analysis | None:
         return None
 
 
+QR_PREFIX = "qr/"
+
+
 def collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
     if app.builder.format != "html" or getattr(app.builder, "embedded", False):
         return
@@ -83,13 +89,17 @@ def collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
                            type="bbwatch", subtype=WarningType.DATA)
         return
     tracker = tracker_links(app)
+    # The pages' QR codes, drawn once and kept in the cache's store (a completed build's
+    # links never change): a warm build draws none.
+    store = open_store(get_config(app).resolved_cache_dir(app)).space(QR_PREFIX)
+    qr = QRCache(store.scan("", str))
     for docname, ctx in logging_iter(contexts):
         triage = fill(ctx, checklists, tracker)
         subject = ctx.failures[0].test_file if ctx.failures else (ctx.infra or "build")
         title = visible(f"Triage: {subject} on {ctx.builder} #{ctx.build_number}")
         section = nodes.section(ids=["triage"])
         section += nodes.title(title, title)
-        section += triage_tree(triage, checklists)
+        section += triage_tree(triage, checklists, qr)
         # What write_doc() sets per page: generated pages have no section or figure numbers.
         # (On a rebuild where no document is written these attributes do not exist yet.)
         app.builder.secnumbers = {}
@@ -103,6 +113,11 @@ def collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
             "toc": "",
         }
         yield docname, context, "page.html"
+    if qr.new:
+        try:
+            store.put_many(qr.new)
+        except OSError:
+            pass  # no writable cache: the next build draws them again
 
 
 def logging_iter(
@@ -116,5 +131,31 @@ def _escape(text: str) -> str:
     return escape(text, quote=True)
 
 
+# The site navigation of the triage pages: they all sit three folders deep and are in no
+# toctree, so the theme's navigation (Sphinx's ``toctree`` page function, called by furo for
+# every page) is the same HTML for each of them. Computed once per build and depth.
+_NAVIGATION: weakref.WeakKeyDictionary[object, dict[tuple, str]] = weakref.WeakKeyDictionary()
+
+
+def share_navigation(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any],
+                     doctree: nodes.document | None) -> None:
+    """Before the theme's handler: the triage pages' ``toctree`` function answers from a
+    per-build memo (keyed by depth and arguments), through the context Sphinx hands us."""
+    toctree = context.get("toctree")
+    if not pagename.startswith("triage/") or doctree is not None or not callable(toctree):
+        return
+    memo = _NAVIGATION.setdefault(app.builder, {})
+    depth = pagename.count("/")
+
+    def shared(**kwargs: Any) -> str:
+        key = (depth, tuple(sorted(kwargs.items())))
+        if key not in memo:
+            memo[key] = toctree(**kwargs)
+        return memo[key]
+
+    context["toctree"] = shared
+
+
 def setup_triage_pages(app: Sphinx) -> None:
     app.connect("html-collect-pages", collect_pages)
+    app.connect("html-page-context", share_navigation, priority=400)  # before the theme's

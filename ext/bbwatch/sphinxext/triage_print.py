@@ -20,7 +20,7 @@ from docutils import nodes
 
 from bbwatch.triage.fill import Triage
 from bbwatch.triage.mdescape import visible
-from bbwatch.triage.qr import qr_svg
+from bbwatch.triage.qr import QRCache, qr_svg
 
 _CSS_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,:#_-")
 # A prefilled new-issue form carries the whole issue body (kilobytes): too much for a QR code
@@ -77,14 +77,14 @@ def qr_url(url: str) -> str:
     return short if len(short) <= _QR_MAX else ""
 
 
-def links_node(triage: Triage) -> nodes.container:
+def links_node(triage: Triage, qr: QRCache | None = None) -> nodes.container:
     """Print-only block: a short label, the QR code and the host of each link that matters."""
     box = nodes.container(classes=["bbwatch-print-links"])
     for label, url in printed_links(triage):
         item = nodes.container(classes=["bbwatch-print-link"])
         # At its own size (2 CSS px, about 0.5 mm, a module): a longer URL makes a bigger code,
         # never smaller modules, so a phone reads every code from paper.
-        svg = qr_svg(url, title=label)
+        svg = qr.svg(url, label) if qr is not None else qr_svg(url, title=label)
         item += nodes.raw("", f'<span class="bbwatch-qr">{svg}</span>', format="html")
         para = nodes.paragraph()
         para += nodes.reference(label, label, refuri=url, classes=["bbwatch-qr-target"])
