@@ -47,9 +47,13 @@ def test_qr_cache_draws_each_code_once_and_reuses_stored_ones() -> None:
 
 
 def test_triage_pages_share_one_navigation_per_build() -> None:
-    from types import SimpleNamespace
-
     from bbwatch.sphinxext.triage_pages import share_navigation
+
+    class Builder:  # any object that can be weakly referenced, like Sphinx's builders
+        pass
+
+    class App:
+        builder = Builder()
 
     calls: list[dict] = []
 
@@ -57,7 +61,7 @@ def test_triage_pages_share_one_navigation_per_build() -> None:
         calls.append(kwargs)
         return f"<nav {len(calls)}>"
 
-    app = SimpleNamespace(builder=SimpleNamespace())
+    app = App()
     pages = []
     for name in ("triage/a/1/test_x", "triage/b/2/test_y", "live/status"):
         context = {"toctree": toctree}
