@@ -56,7 +56,7 @@ demo: $(STAMP)
 	@echo "Stop the fleet with: $(BIN)/bbwatch fleet down --dir $(FLEETDIR)"
 	@echo
 	@echo "Keep the live pages fresh while the fleet builds (instead of make serve):"
-	@echo "  BBWATCH_REGISTRY=$(DEMO_REGISTRY) $(BIN)/bbwatch serve --buildbot-url http://127.0.0.1:$(FLEETPORT)/ --interval 10 --port $(PORT)"
+	@echo "  BBWATCH_REGISTRY=$(DEMO_REGISTRY) BBWATCH_ACKS=$(DEMO_ACKS) BBWATCH_CLOSE_AFTER_DAYS=$(DEMO_CLOSE_AFTER_DAYS) $(BIN)/bbwatch serve --buildbot-url http://127.0.0.1:$(FLEETPORT)/ --interval 10 --port $(PORT)"
 	@echo "  It serves http://127.0.0.1:$(PORT)/, rebuilds when a build completes, and open pages reload themselves."
 
 test: $(STAMP)
