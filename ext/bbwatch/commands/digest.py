@@ -132,10 +132,8 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, BBWatchError) as exc:
         return fail(str(exc))
     try:
-        kwargs: dict[str, Any] = {}
-        if not source.startswith("snapshot:"):
-            kwargs = {"timeout": args.timeout, "cache_dir": cache_dir}
-        client = open_client(source, **kwargs)
+        # a snapshot source ignores the network settings (open_client)
+        client = open_client(source, timeout=args.timeout, cache_dir=cache_dir)
     except (ValueError, BuildbotError, OSError) as exc:
         return fail(str(exc))
     try:

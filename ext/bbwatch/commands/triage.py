@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from html import escape
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from docutils import nodes
 from docutils.frontend import get_default_settings
@@ -131,10 +131,8 @@ def run(args: argparse.Namespace) -> int:
     cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
     progress = Progress()
     try:
-        kwargs: dict[str, Any] = {}
-        if not source.startswith("snapshot:"):
-            kwargs = {"timeout": args.timeout, "cache_dir": cache_dir}
-        client = open_client(source, **kwargs)
+        # a snapshot source ignores the network settings (open_client)
+        client = open_client(source, timeout=args.timeout, cache_dir=cache_dir)
     except (ValueError, BuildbotError, OSError) as exc:
         return fail(str(exc))
     try:
