@@ -29,6 +29,7 @@ import re
 import shutil
 import sqlite3
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -87,7 +88,7 @@ class Store:
 
     def _open(self) -> None:
         try:
-            self._db = self._connect()
+            self._db = self._connect_patiently()
         except sqlite3.Error as exc:
             if not _damaged(exc):
                 self.error = f"cannot open the cache store {self.path}: {exc}"
@@ -95,6 +96,22 @@ class Store:
             self._rebuild(exc)
         except OSError as exc:
             self.error = f"cannot open the cache store {self.path}: {exc.strerror or exc}"
+
+    def _connect_patiently(self) -> sqlite3.Connection:
+        """``_connect``, waiting while another process creates the file: switching a new file
+        to WAL takes a lock that SQLite's busy timeout does not wait for."""
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        pause = 0.01
+        while True:
+            try:
+                return self._connect()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.5)
 
     def _connect(self) -> sqlite3.Connection:
         if self.path is None:
@@ -148,7 +165,7 @@ class Store:
             for suffix in ("", "-wal", "-shm", "-journal"):
                 Path(f"{self.path}{suffix}").unlink(missing_ok=True)
         try:
-            self._db = self._connect()
+            self._db = self._connect_patiently()
         except (sqlite3.Error, OSError) as again:
             self.error = f"cannot rebuild the cache store {self.path}: {again}"
 
