@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bbwatch.errors import BBWatchError
+from bbwatch.triage.registry import holds_marker, read_data_file
 from bbwatch.triage.rows import Analysis, Problem
 
 ACKS_ENV = "BBWATCH_ACKS"
@@ -85,22 +86,12 @@ def default_acks_path(environ: Mapping[str, str] = os.environ) -> Path | None:
 
 
 def is_demo_acks(path: str | os.PathLike[str]) -> bool:
-    try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    return any(line.strip() == DEMO_MARKER for line in text.splitlines())
+    return holds_marker(path, DEMO_MARKER)
 
 
 def load_acks(path: str | os.PathLike[str]) -> Acks:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise AckError(f"{path}: acknowledgements file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AckError(f"{path}: cannot read the acknowledgements: {exc}") from None
-    return parse_acks(text, str(path))
+    return parse_acks(read_data_file(path, AckError, "acknowledgements"), str(path))
 
 
 def parse_acks(text: str, source: str = "<acks>") -> Acks:

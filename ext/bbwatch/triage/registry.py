@@ -107,24 +107,34 @@ def default_registry_path(environ: Mapping[str, str] = os.environ) -> Path | Non
     return path if path.is_file() else None
 
 
-def is_demo_registry(path: str | os.PathLike[str]) -> bool:
-    """Whether the file at ``path`` is a demo registry (it holds the ``DEMO_MARKER`` line)."""
+def holds_marker(path: str | os.PathLike[str], marker: str) -> bool:
+    """Whether the data file at ``path`` has the line ``marker`` (demo files carry one)."""
     try:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return False
-    return any(line.strip() == DEMO_MARKER for line in text.splitlines())
+    return any(line.strip() == marker for line in text.splitlines())
+
+
+def is_demo_registry(path: str | os.PathLike[str]) -> bool:
+    """Whether the file at ``path`` is a demo registry (it holds the ``DEMO_MARKER`` line)."""
+    return holds_marker(path, DEMO_MARKER)
+
+
+def read_data_file(path: Path, error: type[Exception], what: str) -> str:
+    """The text of a reviewed data file (registry, acknowledgements): a one-line ``error``
+    naming the file when it is missing or unreadable."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{path}: {what} file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: cannot read the {what}: {exc}") from None
 
 
 def load_registry(path: str | os.PathLike[str]) -> Registry:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RegistryError(f"{path}: registry file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RegistryError(f"{path}: cannot read the registry: {exc}") from None
-    return parse_registry(text, str(path))
+    return parse_registry(read_data_file(path, RegistryError, "registry"), str(path))
 
 
 def parse_registry(text: str, source: str = "<registry>") -> Registry:
