@@ -26,8 +26,9 @@ def picture() -> analysis.Analysis:
     return analysis.analyse(m.fleet, now=NOW)
 
 
-def _cells(tree: nodes.Node) -> list[nodes.Element]:
-    return [n for n in tree.findall(nodes.Element) if "bbwatch-cell" in n.get("classes", ())]
+def _cells(tree: nodes.Node) -> list[live_strips.StripCell]:
+    """Every square of every strip in ``tree``, in order."""
+    return [c for strip in tree.findall(live_strips.history_strip) for c in strip.cells()]
 
 
 def test_status_rows_get_a_strip_of_their_builds_newest_right(picture):
@@ -49,19 +50,19 @@ def test_status_rows_get_a_strip_of_their_builds_newest_right(picture):
             # oldest first: the last square is the newest build, and links to it
             for cell, build in zip(cells, reversed(builds), strict=True):
                 word = build.result.word
-                assert cell.astext() == f"#{build.number} {word}"
-                assert cell["reftitle"] == cell.astext()  # the tooltip says it too
-                assert f"bbwatch-cell-{word}" in cell["classes"]
-                assert cell["refuri"].endswith(
+                assert cell.words == f"#{build.number} {word}"
+                assert cell.css == word
+                assert cell.url.endswith(
                     f"#/builders/{build.builderid}/builds/{build.number}")
 
 
 def test_debian_strip_shows_its_failing_streak_as_a_run_of_red(picture):
     strip = live_strips.builder_strip(picture.fleet.builds[1], picture.fleet.base_url)
-    words = [c.astext().split()[1] for c in _cells(strip)]
+    words = [c.words.split()[1] for c in _cells(strip)]
     assert words == ["success", "success", "failure", "failure", "failure"]
-    assert strip.children[0].astext().startswith("Last 5 builds, oldest first")
-    assert "bbwatch-sr" in strip.children[0]["classes"]
+    assert strip["caption"].startswith("Last 5 builds, oldest first")
+    # what non-HTML writers show: the caption, then each square's words
+    assert strip.astext() == strip["caption"] + " ".join(c.words for c in _cells(strip))
 
 
 def test_overview_has_one_row_per_problem_linking_to_its_entry(picture):
@@ -104,11 +105,11 @@ def test_matrix_cells_are_that_tests_results_on_that_builder(picture):
                                           picture.tests,
                                           problem.test_file if problem.group == "test" else None,
                                           live_strips.MATRIX_LENGTH)
-            assert [c.astext() for c in cells] == [f"#{w.build.number} {w.verdict}"
-                                                   for w in want]
-            assert cells[-1]["refuri"].endswith(
+            assert [c.words for c in cells] == [f"#{w.build.number} {w.verdict}"
+                                                for w in want]
+            assert cells[-1].url.endswith(
                 f"#/builders/{builder.builderid}/builds/{want[-1].build.number}")
-            assert cells[-1].astext().endswith("fail")
+            assert cells[-1].words.endswith("fail")
 
 
 def test_flaky_table_shows_the_figures_behind_the_rank(picture):
@@ -120,8 +121,8 @@ def test_flaky_table_shows_the_figures_behind_the_rank(picture):
         f = flaky_stats.figures(row)
         assert live_flaky.describe(f) in text
     assert re.search(r"\d+ failures? in \d+ runs? \(\d+%, 95% interval \d+%–\d+%\)", text)
-    gentoo = [c for c in _cells(nodes.container("", *out)) if "/builders/5/" in c["refuri"]]
-    assert [c.astext().split()[1] for c in gentoo] == ["pass", "flaky", "pass", "flaky",
+    gentoo = [c for c in _cells(nodes.container("", *out)) if "/builders/5/" in c.url]
+    assert [c.words.split()[1] for c in gentoo] == ["pass", "flaky", "pass", "flaky",
                                                        "flaky"]
 
 
@@ -161,3 +162,32 @@ def test_checked_line_and_version_file(tmp_path):
     assert data == {"version": "abc123", "data_at": NOW - 7200, "checked_at": NOW + 60,
                     "reachable": False, "error": "down"}
     assert [p.name for p in tmp_path.iterdir()] == [live_fresh.VERSION_FILE]
+
+
+def test_strip_html_escapes_every_value_and_keeps_the_cell_markup():
+    """The strip's HTML visitor writes its squares itself: through the translator's escaping,
+    in the markup the stylesheet and the browser tests expect."""
+    from docutils.frontend import get_default_settings
+    from docutils.utils import new_document
+    from docutils.writers import html5_polyglot
+
+    document = new_document("<strip>", get_default_settings(html5_polyglot.Writer))
+    strip = live_strips.history_strip(
+        "x", "x", caption='Last 2 <builds> & "more": ',
+        cells=[("#1 <b>fail</b>", 'https://m.example/#/b?a="1"&c=<2>', 'fail" onclick="x'),
+               ("#2 success", "", "success")],
+        classes=["bbwatch-strip", "no-search"])
+    translator = html5_polyglot.HTMLTranslator(document)
+    with pytest.raises(nodes.SkipNode):
+        live_strips.visit_strip_html(translator, strip)
+    html = "".join(translator.body)
+    assert html.startswith('<span class="bbwatch-strip no-search">'
+                           '<span class="bbwatch-sr">Last 2 &lt;builds&gt; &amp; '
+                           '&quot;more&quot;: </span>')
+    assert ('<a class="bbwatch-cell bbwatch-cell-fail&quot; onclick=&quot;x reference '
+            'external" href="https://m.example/#/b?a=&quot;1&quot;&amp;c=&lt;2&gt;" '
+            'title="#1 &lt;b&gt;fail&lt;/b&gt;">#1 &lt;b&gt;fail&lt;/b&gt;</a>') in html
+    # no http(s) URL: a square without a link, still with its words
+    assert html.endswith('<span class="bbwatch-cell bbwatch-cell-success">#2 success</span>'
+                         "</span>")
+    assert "<b>" not in html and 'onclick="' not in html

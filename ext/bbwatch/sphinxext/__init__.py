@@ -22,6 +22,7 @@ from bbwatch.sphinxext import (
     live_acks,
     live_blocks,
     live_fresh,
+    live_strips,
     qr,
     registry,
     triage_pages,
@@ -32,6 +33,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     config.setup_config(app)
     live.setup_live(app)
     live_blocks.setup_blocks(app)
+    live_strips.setup_strips(app)
     live_acks.setup_acks(app)
     live_fresh.setup_fresh(app)
     checklists.setup_checklists(app)

@@ -3,9 +3,16 @@
 Each square is a link to its build, coloured by a CSS class (``bbwatch-cell-<verdict>``) AND
 carrying its words: the text inside the square (``#12 failure``) is visually hidden on screen
 but read by screen readers, printed on paper, and repeated in the link's title (a tooltip).
-Plain docutils nodes made at build time, so the strips need no JavaScript, work offline and
-print. Builder and test names never go in here; only numbers, result words and URLs built by
-``bbwatch.source.urls`` from the master's base URL.
+Made at build time, so the strips need no JavaScript, work offline and print. Builder and test
+names never go in here; only numbers, result words and URLs built by ``bbwatch.source.urls``
+from the master's base URL.
+
+A strip is ONE docutils node (``history_strip``) holding its squares as data, not 21 nodes:
+the status page alone has thousands of squares, and a node each (with its attribute dict and
+lists) made the build create, walk, write and garbage-collect ~10^5 more objects. Its HTML
+visitor writes each square with the translator's own escaping (``attval``/``encode``), so a
+value still reaches HTML only through a node and the writer's escaping; other writers show
+the node's text (the caption and the squares' words) as an inline.
 
 Also: the anchor of a known-failures entry (``problem_anchor``), shared by the entries and
 the overview rows that link to them.
@@ -15,11 +22,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.writers.html5 import HTML5Translator
 
 from bbwatch.models import Build
 from bbwatch.source.urls import build_url
+from bbwatch.sphinxext.live_render import clean
 from bbwatch.triage.flaky_stats import Cell, build_strip, test_strip
 from bbwatch.triage.rows import Analysis, BranchStatus, Problem, describe_age
 
@@ -34,28 +45,67 @@ def css_of(verdict: str) -> str:
     return _CSS.get(verdict, verdict)
 
 
-def cell(cell: Cell, base_url: str, what: str = "") -> nodes.Node:
+class history_strip(nodes.Inline, nodes.TextElement):  # noqa: N801 (docutils node naming)
+    """A strip of squares. ``cells``: one ``(words, url or "", css suffix)`` per square, oldest
+    first; ``caption``: the visually hidden words before them. Its text (for non-HTML writers
+    and ``astext``) is the caption and the squares' words; search skips it (``no-search``)."""
+
+    def cells(self) -> list[StripCell]:
+        return [StripCell(*c) for c in self["cells"]]
+
+
+class StripCell(NamedTuple):
+    words: str  # "#12 failure": the square's text and its tooltip
+    url: str  # the build's page; "" when the master's URL is not http(s)
+    css: str  # bbwatch-cell-<css>
+
+
+def cell(cell: Cell, base_url: str, what: str = "") -> StripCell:
     """One square: ``#N <verdict>`` (+ ``what``, e.g. the test), linked to build #N."""
     build = cell.build
     words = f"#{build.number} {cell.verdict}" + (f" ({what})" if what else "")
-    classes = ["bbwatch-cell", f"bbwatch-cell-{css_of(cell.verdict)}"]
-    url = build_url(base_url, build.builderid, build.number)
+    url = clean(build_url(base_url, build.builderid, build.number))
     if not url.lower().startswith(("http://", "https://")):
-        return nodes.inline(words, words, classes=classes)
-    return nodes.reference(words, words, refuri=url, reftitle=words, classes=classes)
+        url = ""
+    return StripCell(words, url, css_of(cell.verdict))
 
 
-def strip(cells: Sequence[Cell], base_url: str, caption: str, *classes: str) -> nodes.inline:
+def strip(cells: Sequence[Cell], base_url: str, caption: str, *classes: str) -> history_strip:
     """A strip of squares, oldest first, introduced by a visually hidden ``caption``."""
-    node = nodes.inline(classes=["bbwatch-strip", *classes])
-    node += nodes.inline(caption, caption, classes=["bbwatch-sr"])
-    for c in cells:
-        node += cell(c, base_url)
-    return node
+    squares = [cell(c, base_url) for c in cells]
+    text = caption + " ".join(s.words for s in squares)
+    return history_strip(text, text, caption=caption, cells=[tuple(s) for s in squares],
+                         classes=["bbwatch-strip", *classes, "no-search"])
+
+
+def visit_strip_html(self: HTML5Translator, node: history_strip) -> None:
+    """``<span class="bbwatch-strip ..."><span class="bbwatch-sr">caption</span>`` then one
+    ``<a class="bbwatch-cell bbwatch-cell-<css> ...">`` per square (a span when no link)."""
+    out = [self.starttag(node, "span", ""),
+           f'<span class="bbwatch-sr">{self.encode(node["caption"])}</span>']
+    for words, url, css in node["cells"]:
+        classes = self.attval(f"bbwatch-cell bbwatch-cell-{css}")
+        text = self.encode(words)
+        if url:
+            out.append(f'<a class="{classes} reference external" href="{self.attval(url)}" '
+                       f'title="{self.attval(words)}">{text}</a>')
+        else:
+            out.append(f'<span class="{classes}">{text}</span>')
+    out.append("</span>")
+    self.body.append("".join(out))
+    raise nodes.SkipNode
+
+
+def _visit_as_inline(self: nodes.NodeVisitor, node: history_strip) -> None:
+    self.visit_inline(node)
+
+
+def _depart_as_inline(self: nodes.NodeVisitor, node: history_strip) -> None:
+    self.depart_inline(node)
 
 
 def builder_strip(builds: Sequence[Build], base_url: str,
-                  limit: int = STRIP_LENGTH) -> nodes.inline:
+                  limit: int = STRIP_LENGTH) -> nodes.Inline:
     """The status page's strip: the builder's last ``limit`` completed builds by result."""
     cells = build_strip(builds, limit)
     if not cells:
@@ -66,7 +116,7 @@ def builder_strip(builds: Sequence[Build], base_url: str,
 
 
 def verdict_strip(analysis: Analysis, builderid: int, test_file: str | None,
-                  limit: int = MATRIX_LENGTH) -> nodes.inline:
+                  limit: int = MATRIX_LENGTH) -> nodes.Inline:
     """A test's last ``limit`` verdicts on one builder (pass/fail/flaky/not run)."""
     cells = test_strip(analysis.fleet.builds.get(builderid, ()), analysis.tests, test_file,
                        limit)
@@ -132,3 +182,9 @@ def anchor_entries(tree: Sequence[nodes.Node], problems: Sequence[Problem]) -> N
         anchor = problem_anchor(problem)
         if anchor not in box["ids"]:
             box["ids"].append(anchor)
+
+
+def setup_strips(app: Sphinx) -> None:
+    inline = (_visit_as_inline, _depart_as_inline)
+    app.add_node(history_strip, html=(visit_strip_html, None), latex=inline, text=inline,
+                 man=inline, texinfo=inline)
