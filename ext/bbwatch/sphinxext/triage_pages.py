@@ -6,8 +6,9 @@ docutils tree (``bbwatch.sphinxext.checklists.triage_tree``).
 
 from __future__ import annotations
 
+import datetime as dt
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from html import escape
 from typing import Any
 
@@ -20,9 +21,12 @@ from bbwatch.source.store import open_store
 from bbwatch.sphinxext.checklists import EVENT, loaded_checklists, triage_tree
 from bbwatch.sphinxext.config import WarningType, get_config
 from bbwatch.sphinxext.live import get_analysis
+from bbwatch.sphinxext.triage_cache import PREFIX as PAGES_PREFIX
+from bbwatch.sphinxext.triage_cache import BodyCache, page_key, renderer_digest
 from bbwatch.triage.analysis_context import contexts_from_analysis
+from bbwatch.triage.checklist import Checklist
 from bbwatch.triage.context import TrackerLinks, TriageContext, triage_docname
-from bbwatch.triage.fill import fill, missing_checklists
+from bbwatch.triage.fill import Triage, fill, missing_checklists
 from bbwatch.triage.mdescape import visible
 from bbwatch.triage.qr import QRCache
 from bbwatch.triage.rows import Analysis
@@ -89,22 +93,26 @@ def collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
                            type="bbwatch", subtype=WarningType.DATA)
         return
     tracker = tracker_links(app)
+    store = open_store(get_config(app).resolved_cache_dir(app))
+    # Bodies rendered by an earlier build from the same inputs (triage_cache): a warm build
+    # renders only the pages whose data changed.
+    renderer, today = renderer_digest(app), dt.datetime.now(dt.UTC).date()
+    keys = {docname: page_key(renderer, docname, ctx, checklists, tracker, today)
+            for docname, ctx in contexts}
+    bodies = BodyCache(store.space(PAGES_PREFIX), list(keys.values()))
     # The pages' QR codes, drawn once and kept in the cache's store (a completed build's
     # links never change): a warm build draws none.
-    store = open_store(get_config(app).resolved_cache_dir(app)).space(QR_PREFIX)
-    qr = QRCache(store.scan("", str))
+    qr_space = store.space(QR_PREFIX)
+    qr: QRCache | None = None
     for docname, ctx in logging_iter(contexts):
-        triage = fill(ctx, checklists, tracker)
         subject = ctx.failures[0].test_file if ctx.failures else (ctx.infra or "build")
         title = visible(f"Triage: {subject} on {ctx.builder} #{ctx.build_number}")
-        section = nodes.section(ids=["triage"])
-        section += nodes.title(title, title)
-        section += triage_tree(triage, checklists, qr)
-        # What write_doc() sets per page: generated pages have no section or figure numbers.
-        # (On a rebuild where no document is written these attributes do not exist yet.)
-        app.builder.secnumbers = {}
-        app.builder.fignumbers = {}
-        body = app.builder.render_partial(section)["fragment"]
+        body = bodies.get(keys[docname])
+        if body is None:
+            if qr is None:
+                qr = QRCache(qr_space.scan("", str))
+            body = _render_body(app, title, fill(ctx, checklists, tracker), checklists, qr)
+            bodies.put(keys[docname], body)
         context = {
             "title": _escape(title),
             "body": body,
@@ -113,11 +121,24 @@ def collect_pages(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
             "toc": "",
         }
         yield docname, context, "page.html"
-    if qr.new:
+    bodies.save()
+    if qr is not None and qr.new:
         try:
-            store.put_many(qr.new)
+            qr_space.put_many(qr.new)
         except OSError:
             pass  # no writable cache: the next build draws them again
+
+
+def _render_body(app: Sphinx, title: str, triage: Triage, checklists: Mapping[str, Checklist],
+                 qr: QRCache) -> str:
+    section = nodes.section(ids=["triage"])
+    section += nodes.title(title, title)
+    section += triage_tree(triage, checklists, qr)
+    # What write_doc() sets per page: generated pages have no section or figure numbers.
+    # (On a rebuild where no document is written these attributes do not exist yet.)
+    app.builder.secnumbers = {}
+    app.builder.fignumbers = {}
+    return app.builder.render_partial(section)["fragment"]
 
 
 def logging_iter(
