@@ -1,10 +1,12 @@
 """The whole handbook, built with the default configuration, never loads the demo registry.
 
-The site is built from the real ``conf.py`` and ``docs/`` with no ``BBWATCH_*`` variable set:
-the registry settings are the defaults of a production build for buildbot.python.org. Tests
-must not reach the internet, so the recorded snapshot of the local fleet stands in for the
-master (``bbwatch_snapshot``): the harshest input there is, since every failure in it is one
-the demo registry covers. With the production registry none of them may show as covered by a
+The session's builds of the site (``snapshot_site_build`` and ``demo_site_build`` in
+tests/conftest.py) come from the real ``conf.py`` and ``docs/`` with no ``BBWATCH_*`` variable
+set but the snapshot (and, for the demo build, the registry): the registry settings of the
+default build are those of a production build for buildbot.python.org. Tests must not reach
+the internet, so the recorded snapshot of the local fleet stands in for the master
+(``BBWATCH_SNAPSHOT``): the harshest input there is, since every failure in it is one the demo
+registry covers. With the production registry none of them may show as covered by a
 registry entry, no demo issue number or demo link may reach the live or triage pages, and the
 registry table must hold no demo entry. The same build with ``BBWATCH_REGISTRY`` set to the
 demo registry (what ``make demo`` does) shows the demo entries: the checks can fail.
@@ -12,23 +14,18 @@ demo registry (what ``make demo`` does) shows the demo entries: the checks can f
 
 from __future__ import annotations
 
-import os
 import re
-from io import StringIO
 from pathlib import Path
 
-import pytest
 from bbwatch.sphinxext.config import registry_path
 from bbwatch.sphinxext.live import get_analysis
 from bbwatch.triage.registry import load_registry
 from bbwatch_fleet import DEMO_REGISTRY
 from sphinx.application import Sphinx
-from sphinx.util.docutils import docutils_namespace, patch_docutils
 
-from tests.conftest import REPO
+from tests.conftest import REPO, SiteBuild
 
 DOCS = REPO / "docs"
-SNAPSHOT = REPO / "tests" / "fixtures" / "snapshot"
 PRODUCTION = DOCS / "data" / "known-issues.toml"
 DEMO_NUMBERS = {k.number for k in load_registry(DEMO_REGISTRY).issues}
 # Real CPython numbers the registry and the examples once used with made-up titles.
@@ -37,39 +34,6 @@ DEMO_TEXT = re.compile(r"bbwatch-demo\.invalid|Demo \(local fleet\)|Local fleet|
                        + "|".join(f"#{n}\\b" for n in sorted(DEMO_NUMBERS)))
 REAL_UNRELATED = re.compile(r"github\.com/python/cpython/issues/({})\b".format(
     "|".join(str(n) for n in sorted(DEMO_NUMBERS | OLD_MADE_UP))))
-
-
-def _build(out: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> Sphinx:
-    for name in [n for n in os.environ if n.startswith("BBWATCH_")]:
-        monkeypatch.delenv(name)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    warnings = StringIO()
-    # like sphinx-build: docutils' registries are restored afterwards, so later Sphinx apps
-    # in this process do not find our nodes and directives already registered
-    with patch_docutils(str(REPO)), docutils_namespace():
-        app = Sphinx(str(DOCS), str(REPO), str(out / "html"), str(out / "doctrees"), "html",
-                     confoverrides={"bbwatch_snapshot": str(SNAPSHOT),
-                                    "bbwatch_cache_dir": str(out / "cache")},
-                     status=StringIO(), warning=warnings, freshenv=True)
-        app.build()
-    WARNINGS[app] = warnings.getvalue()
-    return app
-
-
-WARNINGS: dict[Sphinx, str] = {}
-
-
-@pytest.fixture(scope="module")
-def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Sphinx]:
-    mp = pytest.MonkeyPatch()
-    try:
-        default = _build(tmp_path_factory.mktemp("default"), mp)
-        mp.undo()
-        demo = _build(tmp_path_factory.mktemp("demo"), mp, BBWATCH_REGISTRY=str(DEMO_REGISTRY))
-    finally:
-        mp.undo()
-    return {"default": default, "demo": demo}
 
 
 def _pages(app: Sphinx) -> dict[str, str]:
@@ -109,19 +73,32 @@ def _demo_findings(app: Sphinx) -> list[str]:
     return found
 
 
-def test_default_build_reads_the_production_registry(builds):
-    app = builds["default"]
+def _from_the_snapshot(build: SiteBuild) -> None:
+    """The build analysed the recorded fleet (every failure in it is one the demo registry
+    covers), not a master and not nothing."""
+    analysis = get_analysis(build.app)
+    assert analysis is not None and analysis.fleet.source == "snapshot"
+    status = (build.html / "live" / "status.html").read_text(encoding="utf-8")
+    assert "(recorded snapshot)" in status
+
+
+def test_default_build_reads_the_production_registry(snapshot_site_build: SiteBuild):
+    app = snapshot_site_build.app
+    _from_the_snapshot(snapshot_site_build)
     assert app.config.bbwatch_registry is None
     assert registry_path(app.config, app.srcdir) == PRODUCTION
-    assert "bbwatch.data" not in WARNINGS[app], WARNINGS[app]
+    assert "bbwatch.data" not in snapshot_site_build.warnings, snapshot_site_build.warnings
 
 
-def test_default_build_shows_no_demo_entry(builds):
-    assert _demo_findings(builds["default"]) == []
+def test_default_build_shows_no_demo_entry(snapshot_site_build: SiteBuild):
+    assert _demo_findings(snapshot_site_build.app) == []
 
 
-def test_the_check_finds_the_demo_registry_when_it_is_chosen(builds):
-    found = _demo_findings(builds["demo"])
+def test_the_check_finds_the_demo_registry_when_it_is_chosen(demo_site_build: SiteBuild):
+    _from_the_snapshot(demo_site_build)
+    app = demo_site_build.app
+    assert registry_path(app.config, app.srcdir) == DEMO_REGISTRY
+    found = _demo_findings(app)
     assert any("registry in use" in f for f in found), found
     assert any(f.startswith("live/known-failures.html: #130202") for f in found), found
     assert any(f.startswith("live/known-issues.html: test_bbw_") for f in found), found
