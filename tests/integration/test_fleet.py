@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
-import time
 from functools import cache
+from pathlib import Path
 
 import pytest
 import requests
@@ -184,17 +185,44 @@ def test_listens_on_localhost_only(fleet) -> None:
 
 
 def test_second_up_detects_the_running_fleet(fleet) -> None:
+    """A second `up` reuses the running master and workers: it starts nothing, re-sends nothing."""
     if fleet.dir is None:
         pytest.skip("reusing BBWATCH_TEST_FLEET_URL; its directory is unknown")
-    started = time.monotonic()
+    from bbwatch_fleet import control
+
+    basedirs = [fleet.dir / "master"] + sorted((fleet.dir / "workers").iterdir())
+    pids = {d.name: control.running_pid(d) for d in basedirs}
+    assert all(pids.values()) and len(pids) == 1 + sum(w.started for w in scenarios.WORKERS)
+    running = _buildbot_processes(fleet.dir)
+    assert set(running) == set(pids.values()), running  # the pid files name every one
     proc = subprocess.run(
         [sys.executable, "-m", "bbwatch", "fleet", "up", "--dir", str(fleet.dir), "--port",
          str(fleet.port), "--quiet"], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == fleet.url + "\n"
-    assert time.monotonic() - started < 30
+    # The same processes still run each basedir (none stopped, restarted or added).
+    assert {d.name: control.running_pid(d) for d in basedirs} == pids
+    assert _buildbot_processes(fleet.dir) == running
     # Nothing was re-sent: still one buildset per push.
     assert len(_get.__wrapped__(fleet.api, "buildsets")["buildsets"]) == len(scenarios.PUSHES)
+
+
+def _buildbot_processes(directory: Path) -> dict[int, str]:
+    """The running buildbot processes whose working directory is under ``directory`` (twistd
+    runs a master or worker in its basedir): pid -> that directory, relative."""
+    root = directory.resolve()
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            cwd = Path(os.readlink(entry / "cwd")).resolve()
+        except OSError:
+            continue  # gone meanwhile, or not ours to inspect
+        if "buildbot" in cmdline and cwd.is_relative_to(root) and _alive(int(entry.name)):
+            found[int(entry.name)] = str(cwd.relative_to(root))
+    return found
 
 
 def _alive(pid: int) -> bool:
