@@ -104,6 +104,12 @@ def test_a_damaged_value_is_dropped_never_misread(tmp_path: Path, damage) -> Non
     store = open_store(tmp_path)
     build = Build(42, 42, 42, 0, True)
     store.put("builds/42", build)
+    # the reads of many values (one aggregated row) check every value the same way
+    for read in (lambda s: s.scan("builds/", Build), lambda s: s.get_many(["builds/42"], Build)):
+        write_row(tmp_path, "builds/42", *damage(*read_row(tmp_path, "builds/42")))
+        reader = open_store(tmp_path)
+        assert read(reader) == {} and reader.dropped == 1
+        store.put("builds/42", build)
     write_row(tmp_path, "builds/42", *damage(*read_row(tmp_path, "builds/42")))
     fresh = open_store(tmp_path)
     assert fresh.get("builds/42", Build) is None
@@ -125,6 +131,24 @@ def test_any_key_is_just_a_key(tmp_path: Path) -> None:
         store.put(key, key)
         assert store.get(key, str) == key
     assert [p.name for p in tmp_path.iterdir()] == ["root"]
+
+
+def test_many_values_come_back_in_one_read_each(tmp_path: Path) -> None:
+    """get_many and scan ask SQLite for ONE aggregated row per read (500 keys at most), not a
+    row per value: a thread reading the store then gives the GIL up once per read. Whatever
+    the keys and values hold comes back unchanged."""
+    store = open_store(tmp_path)
+    odd = {"k/,.": "comma, dot.", "k/ü\x00é": "", "k/' OR 1=1 --": "x" * 70_000,
+           "k/\U0001F600": "😀"}
+    values = {**odd, **{f"k/{i:04d}": f"v{i}" for i in range(1200)}}
+    store.put_many(values)
+    sql = selects(store)
+    assert store.scan("k/", str) == values
+    assert store.get_many(list(values) + ["k/missing"], str) == values
+    reads = [s for s in sql if s.startswith("SELECT")]
+    assert len(reads) == 1 + 3  # the scan, then 1,205 keys in three reads of 500
+    assert all(r.startswith("SELECT group_concat") for r in reads)
+    assert store.scan("nothing/", str) == {} and store.get_many([], str) == {}
 
 
 def test_a_failed_write_keeps_the_old_values(tmp_path: Path,

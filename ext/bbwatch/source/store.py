@@ -61,6 +61,25 @@ def _crc(key: str, value: bytes) -> int:
     return zlib.crc32(value, zlib.crc32(key.encode()))
 
 
+# Many rows as ONE row: SQLite's module releases the GIL for every row it steps to, and a
+# thread that gives the GIL up must wait for it again while another thread computes (the live
+# build's fetch thread beside Sphinx's reading): 3,000 rows read one by one took 0.75 s there,
+# 0.06 s alone. Aggregated in SQL, a read is one step. Hex keeps the separators unambiguous.
+_AGGREGATE = "SELECT group_concat(hex(key) || '.' || hex(value) || '.' || crc, ',') FROM entries"
+
+
+def _rows(db: sqlite3.Connection, where: str, params: Iterable[object]) -> list[
+        tuple[str, bytes, int]]:
+    """(key, value, crc) of the entries ``where`` selects, read as one aggregated row."""
+    (joined,) = db.execute(f"{_AGGREGATE} WHERE {where}", tuple(params)).fetchone()
+    rows: list[tuple[str, bytes, int]] = []
+    for entry in joined.split(",") if joined else ():
+        key, value, crc = entry.split(".")
+        rows.append((bytes.fromhex(key).decode("utf-8", "surrogatepass"),
+                     bytes.fromhex(value), int(crc)))
+    return rows
+
+
 def _damaged(exc: sqlite3.Error) -> bool:
     name = getattr(exc, "sqlite_errorname", "")
     return name == "SQLITE_NOTADB" or name.startswith("SQLITE_CORRUPT")
@@ -221,26 +240,22 @@ class Store:
         return self._decode(rows, type_).get(key)
 
     def get_many(self, keys: Iterable[str], type_: type[T]) -> dict[str, T]:
-        """The values of those of ``keys`` that are present, in one read."""
+        """The values of those of ``keys`` that are present, in one read per 500 keys."""
         wanted = list(dict.fromkeys(keys))
 
         def read(db: sqlite3.Connection) -> list[tuple[str, bytes, int]]:
             rows: list[tuple[str, bytes, int]] = []
             for i in range(0, len(wanted), _CHUNK):
                 part = wanted[i:i + _CHUNK]
-                marks = ",".join("?" * len(part))
-                rows += db.execute(
-                    f"SELECT key, value, crc FROM entries WHERE key IN ({marks})", part
-                ).fetchall()
+                rows += _rows(db, f"key IN ({','.join('?' * len(part))})", part)
             return rows
 
         return self._decode(self._run(read, [], write=False), type_)
 
     def scan(self, prefix: str, type_: type[T]) -> dict[str, T]:
         """Every value whose key starts with ``prefix``, in one read."""
-        rows = self._run(lambda db: db.execute(
-            "SELECT key, value, crc FROM entries WHERE key >= ? AND key < ?",
-            (prefix, _upper(prefix))).fetchall(), [], write=False)
+        rows = self._run(lambda db: _rows(db, "key >= ? AND key < ?", (prefix, _upper(prefix))),
+                         [], write=False)
         return self._decode(rows, type_)
 
     def intact(self, key: str) -> bool:
