@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import msgspec
+
 from bbwatch.logs import regrtest
 from bbwatch.logs.failures import failures_from_run
 from bbwatch.logs.results import TestRun
@@ -30,18 +32,20 @@ EXCERPT_LINES = 25  # lines of log shown per problem
 EXCERPT_CHARS = 4000
 
 
-@dataclass(frozen=True)
-class BuildTests:
+class BuildTests(msgspec.Struct, frozen=True, gc=False):
     """What one build's test step tells about test files.
 
     ``ran`` is False when the test step did not run to a verdict (compile failure, exception,
     build still running): such builds are neutral for test streaks and flakiness.
+
+    One per build of the window, alive for a whole site build: a ``msgspec.Struct`` out of the
+    garbage collector's passes (``gc=False``; see ``bbwatch.models``).
     """
 
     ran: bool
     failed: frozenset[str] = frozenset()  # test files that failed (after any re-run)
     flaky: frozenset[str] = frozenset()  # test files that failed, then passed on re-run
-    test_ids: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    test_ids: Mapping[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
     seen: frozenset[str] = frozenset()  # test files the log shows running (any outcome)
 
     def status(self, test_file: str) -> str | None:
@@ -162,7 +166,7 @@ def build_tests(
             if found is not None:
                 if found.tests.ran != ran:
                     found = dataclasses.replace(
-                        found, tests=dataclasses.replace(found.tests, ran=ran))
+                        found, tests=msgspec.structs.replace(found.tests, ran=ran))
                 parsed[build.buildid] = found
                 tests[build.buildid] = found.tests
             else:

@@ -6,8 +6,9 @@ one-line ``BuildbotError``.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
+
+import msgspec
 
 from bbwatch.models import Build, Builder, Change, Log, Step, Worker
 
@@ -78,7 +79,7 @@ def step_from_api(d: dict[str, Any]) -> Step:
 
 
 def replace_logs(step: Step, logs: tuple[Log, ...]) -> Step:
-    return dataclasses.replace(step, logs=logs)
+    return msgspec.structs.replace(step, logs=logs)
 
 
 def log_from_api(d: dict[str, Any]) -> Log:
