@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+
+import msgspec
 
 from bbwatch.logs.parsed import BuildTests, ParsedLog
 from bbwatch.models import Build, FleetData, Worker
@@ -119,8 +121,8 @@ def find_sick_workers(
             builds = fleet.builds.get(builderid, [])
             for build in builds:
                 info = tests.get(build.buildid)
-                if info is None or not info.ran or not build.revision:
-                    continue
+                if info is None or not info.ran or not info.failed or not build.revision:
+                    continue  # nothing failed here: nothing to attribute
                 log = parsed.get(build.buildid)
                 others = [(w, b) for w, b in index.get(build.revision, ())
                           if w is not None and w.workerid != worker.workerid]
@@ -169,5 +171,6 @@ def without_worker_failures(
     out = dict(tests)
     for buildid, files in drop.items():
         info = out[buildid]
-        out[buildid] = replace(info, failed=info.failed - files, flaky=info.flaky - files)
+        out[buildid] = msgspec.structs.replace(info, failed=info.failed - files,
+                                               flaky=info.flaky - files)
     return out
