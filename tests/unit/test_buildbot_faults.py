@@ -190,12 +190,20 @@ def test_master_killed_between_requests(server: FakeServer) -> None:
 def test_master_killed_mid_fetch(server: FakeServer, sleeps: list[float]) -> None:
     master = FakeMaster(server, builders=4, builds=5)
     calls = {"n": 0}
+    dead = threading.Event()
+
+    def kill() -> None:
+        server.kill()
+        dead.set()
 
     def die_on_third(req: Request) -> bytes:
         calls["n"] += 1
-        if calls["n"] == 3:
-            server.kill_soon()
-        return f'{{"steps": [], "meta": {{}}, "n": {calls["n"]}}}'.encode()
+        n = calls["n"]
+        if n >= 3:  # from the third on, no answer gets out: the master dies first
+            if n == 3:
+                threading.Thread(target=kill, daemon=True).start()
+            dead.wait(10)
+        return f'{{"steps": [], "meta": {{}}, "n": {n}}}'.encode()
 
     for build in master.builds:
         server.route(f"/api/v2/builds/{build['buildid']}/steps", Reply(body=die_on_third))
