@@ -263,25 +263,83 @@ def test_parallel_build(master, tmp_path):
     assert "bbwatch-builder" in html["status"] and "bbwatch-problem" in html["failures"]
 
 
-def test_incremental_build_rereads_only_live_pages_when_data_changed(master, tmp_path):
+def test_incremental_build_rereads_only_live_pages_changed_data_or_not(master, tmp_path,
+                                                                     monkeypatch):
+    """Every build that checks the master renders the live pages again (their check time and
+    ages are its own); other pages are re-read only when they change. An offline build
+    re-reads them once (they then say live data is disabled), and not again."""
     read: list[str] = []
 
-    def run(fresh: bool) -> None:
+    def run(fresh: bool) -> str:
         app = make(tmp_path, master.url, fresh=fresh)
         app.connect("source-read", lambda app, docname, source: read.append(docname))
         try:
             app.build()
         finally:
             app.cleanup()
+        return (Path(app.outdir) / "status.html").read_text()
 
     run(True)
     assert LIVE_DOCS | {"other", "index"} <= set(read)
     read.clear()
     run(False)
-    assert read == []  # same data: nothing re-read
+    assert set(read) == LIVE_DOCS  # same data, checked again
+    read.clear()
     master.fleet.add_builds(2)
     run(False)
     assert set(read) == LIVE_DOCS
+    read.clear()
+    monkeypatch.setenv("BBWATCH_OFFLINE", "1")  # as `make html` is told (conf.py unchanged)
+    assert "Live data is disabled" in run(False)
+    assert set(read) == LIVE_DOCS  # they showed live data: now they say it is disabled
+    read.clear()
+    run(False)
+    assert read == []  # nothing checked, nothing to say again
+
+
+def _checked_at(page: str) -> int:
+    """The check time a live page states (the epoch class of its "Master last checked")."""
+    found = set(re.findall(r'class="[^"]*bbwatch-checked-at bbwatch-t-(\d+)', page))
+    assert len(found) == 1, found
+    return int(found.pop())
+
+
+def test_a_rebuild_with_nothing_new_states_its_own_check_time(master, tmp_path):
+    """Without JavaScript too: the second build's pages say when *it* checked the master and
+    their ages are true at that time; the data version (the browser's reload cue) and the
+    version file agree with them; a page without live blocks is not re-read or rewritten."""
+    import json
+    import time
+
+    read: list[str] = []
+
+    def run(fresh: bool) -> tuple[Path, dict[str, str]]:
+        app = make(tmp_path, master.url, fresh=fresh)
+        app.connect("source-read", lambda app, docname, source: read.append(docname))
+        try:
+            app.build()
+        finally:
+            app.cleanup()
+        assert app.statuscode == 0 and app.warning.getvalue() == ""
+        out = Path(app.outdir)
+        return out, {p.stem: p.read_text() for p in out.glob("*.html")}
+
+    out, first = run(True)
+    other_written = (out / "other.html").stat().st_mtime_ns
+    checked = _checked_at(first["status"])
+    while int(time.time()) <= checked:  # the next check is at a later second
+        time.sleep(0.05)
+    read.clear()
+    _out, second = run(False)
+    assert set(read) == LIVE_DOCS and "other" not in read
+    assert (out / "other.html").stat().st_mtime_ns == other_written
+    version = json.loads((out / "bbwatch-version.json").read_text())
+    for doc in LIVE_DOCS:
+        assert _checked_at(second[doc]) > checked
+        assert _checked_at(second[doc]) == int(version["checked_at"])
+        stamp = f"bbwatch-version-{version['version']}"
+        assert stamp in first[doc] and stamp in second[doc]  # same data: no reload in browsers
+    assert "Master last checked" in text(second["status"])
 
 
 def test_the_fetch_runs_while_sphinx_reads(tmp_path):

@@ -5,15 +5,18 @@ Plumbing, in Sphinx's own idioms (``sphinx.ext.todo``, ``sphinx.ext.intersphinx`
 - ``builder-inited``: start fetching the fleet ONCE per build, and analysing it once
   (``bbwatch.triage.analysis.analyse``), as a ``concurrent.futures.Future`` (a one-worker
   ``ThreadPoolExecutor``, as intersphinx fetches inventories), so network waits overlap
-  Sphinx's reading; ``get_state`` takes its result where the data is first needed
-  (``env-get-outdated`` when live documents may be up to date, before a parallel read forks,
-  ``env-updated`` at the latest) and keeps the result on the app. Failure never raises
-  (unless ``bbwatch_strict``): the last fetched fleet from the cache is shown instead.
+  Sphinx's reading; ``get_state`` takes its result where the data is first needed (before
+  a parallel read forks, ``env-updated`` at the latest) and keeps the result on the app.
+  Failure never raises (unless ``bbwatch_strict``): the last fetched fleet from the cache is
+  shown instead.
 - Directives only emit a placeholder node and record their document (``env-purge-doc`` /
   ``env-merge-info`` keep that record right under ``-j``).
-- ``env-get-outdated``: when the data's digest differs from the one stored in the env, the
-  documents holding live blocks are re-read, so incremental builds refresh them and nothing
-  else.
+- ``env-get-outdated``: every build that checks the master re-reads the documents holding
+  live blocks, new data or not, so an incremental build (``make html`` again, the deployment
+  recipe's next run) writes them with this build's check time and ages true at it; other
+  documents are re-read only when Sphinx finds them changed. A build that checks nothing
+  (offline, linkcheck) re-reads them only when the data's digest differs from the one stored
+  in the env (they then say live data is disabled).
 - ``doctree-resolved`` (main process, also under ``-j``): placeholders become docutils nodes
   (``live_blocks``).
 """
@@ -154,15 +157,25 @@ def _merge(
 def _outdated(
     app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str], removed: set[str]
 ) -> list[str]:
+    """The documents holding live blocks, when their HTML must be rendered again.
+
+    A build that checks the master (its fetch started at builder-inited) re-reads all of
+    them, whether or not the master has anything new: what they say about *when* (the check
+    time, every age) is this build's, true without JavaScript. It need not wait for the fetch
+    to know that, so the fetch runs on while Sphinx reads. The data's digest still decides
+    for a build that checks nothing (offline, linkcheck): it re-reads them only when they
+    showed other data (the env's digest, kept at ``env-updated``). Whether a *poll* with
+    nothing new rebuilds at all is ``bbwatch serve``'s decision (its own fingerprint).
+    """
     candidates = [d for d in _live_docs(env) if d not in removed and d not in changed]
-    if not candidates:  # e.g. a fresh environment: let the fetch run on while Sphinx reads
+    if not candidates:  # e.g. a fresh environment: every document is read anyway
         return []
-    state = get_state(app)
-    previous = getattr(env, "bbwatch_live_digest", None)
-    env.bbwatch_live_digest = state.digest
-    if previous == state.digest:
-        return []
-    return candidates
+    if getattr(app, "bbwatch_pending", None) is not None:  # this build checks the master
+        return candidates
+    state = get_state(app)  # nothing pending: settled already, or a build without a fetch
+    if not state.offline or getattr(env, "bbwatch_live_digest", None) != state.digest:
+        return candidates
+    return []
 
 
 def _before_read(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
@@ -172,7 +185,8 @@ def _before_read(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> Non
 
 
 def _env_updated(app: Sphinx, env: BuildEnvironment) -> list[str]:
-    """Reading is done: the fetch must be too, and the env (pickled next) keeps its digest."""
+    """Reading is done: the fetch must be too, and the env (pickled next) keeps its digest
+    (what the live documents now show, for the next build's ``_outdated``)."""
     env.bbwatch_live_digest = get_state(app).digest
     return []
 

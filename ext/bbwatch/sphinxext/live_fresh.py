@@ -1,18 +1,21 @@
 """Freshness of the live pages: when the master was last *checked*, and ages true at that time.
 
-A site build whose fetch finds nothing new leaves the live pages as they were (their data did
-not change: ``env-get-outdated`` re-reads nothing), so what a page says about *when* cannot
-live only in its HTML:
+Every site build that checks the master writes the live pages again, new data or not
+(``live._outdated`` re-reads the documents holding live blocks), so their HTML states that
+build's check time and ages true at it. Between builds the master is still checked:
+``bbwatch serve`` polls it and rebuilds only when something changed (a poll with nothing new
+costs 3 requests and no build), so what a page says about *when* cannot live only in its HTML:
 
 - every live block states the data's time and the time the master was last checked (at build
   time), and carries its data version as a class (``bbwatch-version-<hex>``);
 - every HTML build writes ``bbwatch-version.json`` at the site's root: the data version, when
-  the data was fetched, when the master was last checked, whether it answered.
-  ``bbwatch serve`` rewrites it after every poll, changed or not;
+  the data was fetched, when the master was last checked, whether it answered (the same check
+  time as the pages it wrote). ``bbwatch serve`` rewrites it after every poll, changed or not;
 - ``static/bbwatch-live.js`` (a few lines, no framework) reads that file every few seconds:
   a newer version reloads the page; otherwise it writes the check time into the page and
   recomputes every age (``bbwatch-age`` with its absolute ``bbwatch-t-<epoch>``) at that time.
-  Without JavaScript the page still shows its data time and ages true at its build.
+  Without JavaScript the page shows its data time, the check time of the last site build and
+  ages true at that check.
 """
 
 from __future__ import annotations
