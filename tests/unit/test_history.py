@@ -57,7 +57,7 @@ def test_latest_warnings_build_means_no_failing_streak():
 def test_blamelist_drops_changes_a_good_build_already_had():
     # Buildbot may list a change again: build 3 repeats build 2's change, which built green.
     builds = _builds([S, S, F])
-    builds[0].changes.insert(0, builds[1].changes[0])
+    builds[0].changes = (builds[1].changes[0], *builds[0].changes)
     streak = history.builder_streak(builds)
     assert [c.changeid for c in streak.blamelist] == [1003]
 

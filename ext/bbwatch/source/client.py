@@ -391,8 +391,8 @@ class ApiClient(FindBuilds):
             cached = self._cached_build(build.buildid)
             if cached is not None:
                 return cached
-        build.steps = self._fetch_steps(build.buildid)
-        build.changes = self._fetch_changes(build.buildid)
+        build.steps = tuple(self._fetch_steps(build.buildid))
+        build.changes = tuple(self._fetch_changes(build.buildid))
         if build.complete and all(s.complete for s in build.steps):
             prefix = self._epoch_prefix()
             self._remember({f"{prefix}builds/{build.buildid}": build,

@@ -96,7 +96,7 @@ class BuildQuery:
             rows.sort(key=lambda b: (getattr(b, field) is None, getattr(b, field) or 0),
                       reverse=key.startswith("-"))
         for b in rows:  # like the master: no steps or changes in a query result
-            b.steps, b.changes = [], []
+            b.steps, b.changes = (), ()
         return rows if self.limit is None else rows[: self.limit]
 
 

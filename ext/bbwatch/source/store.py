@@ -40,7 +40,8 @@ from bbwatch.source.codec import CodecError, pack, unpack
 T = TypeVar("T")
 R = TypeVar("R")
 
-CACHE_FORMAT = 1  # bump when the schema, the key layout or a stored type changes
+CACHE_FORMAT = 2  # bump when the schema, the key layout or a stored type changes
+# 2: BuildTests.seen is a sorted tuple (read by bisection); it was a set, stored in any order
 STORE_FILE = "bbwatch.sqlite3"
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for another process's transaction
 _CHUNK = 500  # keys per SELECT ... IN (...)

@@ -321,7 +321,7 @@ def flakiness(
         seq = verdicts_of_test(builds, tests, test_file)
         if not seq:
             continue
-        if any(test_file in tests.get(b.buildid, _NOT_RUN).seen for b, _ in seq):
+        if any(tests.get(b.buildid, _NOT_RUN).shows(test_file) for b, _ in seq):
             runs_it.add(builderid)
         for i in range(1, len(seq) - 1):
             if seq[i][1] == "fail" and seq[i - 1][1] != "fail" and seq[i + 1][1] != "fail":
@@ -380,7 +380,7 @@ class HistoryIndex:
         # builderid -> (build, revision, its BuildTests) of builds giving a verdict, oldest first
         self._runs: dict[int, list[tuple[Build, str | None, BuildTests]]] = {}
         # builderid -> the non-empty ``seen`` sets of its runs (green builds have no log to read)
-        self._seen: dict[int, list[frozenset[str]]] = {}
+        self._seen: dict[int, list[BuildTests]] = {}
         self._pos: dict[int, int] = {}  # builderid -> its position among builders with runs
         self._passing: dict[int, FlipStats] = {}  # stats of a builder where the test only passed
         self._bad: dict[str, dict[int, None]] = {}  # test file -> builders where it failed/flaked
@@ -406,7 +406,7 @@ class HistoryIndex:
             if runs:
                 self._pos[builderid] = len(self._pos)
                 self._runs[builderid] = runs
-                self._seen[builderid] = [bt.seen for _b, _r, bt in runs if bt.seen]
+                self._seen[builderid] = [bt for _b, _r, bt in runs if bt.seen]
                 self._passing[builderid] = FlipStats(builderid, len(runs), 0, 0)
 
     def flakiness(self, test_file: str) -> tuple[list[FlakeEvidence], list[FlipStats]]:
@@ -483,7 +483,7 @@ class HistoryIndex:
             if other in not_failing and revision not in not_failing[other]:
                 continue
             if other not in runs_it:
-                runs_it[other] = any(test_file in seen for seen in self._seen[other])
+                runs_it[other] = any(bt.shows(test_file) for bt in self._seen[other])
             if runs_it[other]:
                 return True
         return False

@@ -137,7 +137,7 @@ def find_sick_workers(
                     passed = tuple(dict.fromkeys(
                         w.name for w, b in others if w is not None
                         and tests[b.buildid].status(test_file) == "pass"
-                        and test_file in tests[b.buildid].seen))
+                        and tests[b.buildid].shows(test_file)))
                     if signature or (passed and _gone_next(builds, build, tests, test_file)):
                         candidates.append(WorkerFailure(builderid, build, test_file, signature,
                                                         passed))
