@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from docutils import nodes
 
 from bbwatch.source.urls import build_url
-from bbwatch.sphinxext.live_render import fmt_time, link
+from bbwatch.sphinxext.live_render import NO_SEARCH, fmt_time, link
 from bbwatch.sphinxext.live_strips import verdict_strip
 from bbwatch.triage.flaky_stats import FlakyFigures, figures, stats_figures
 from bbwatch.triage.rows import Analysis, FlakyRow
@@ -44,7 +44,7 @@ def _window(analysis: Analysis) -> int:
 
 def _builders(row: FlakyRow, analysis: Analysis) -> nodes.bullet_list:
     stats = {s.builderid: s for s in row.stats}
-    out = nodes.bullet_list(classes=["bbwatch-flaky-builders"])
+    out = nodes.bullet_list(classes=["bbwatch-flaky-builders", NO_SEARCH])
     window = _window(analysis)
     for builder in row.builders:
         item = nodes.list_item()

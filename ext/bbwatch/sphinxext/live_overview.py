@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from docutils import nodes
 
 from bbwatch.models import Builder
-from bbwatch.sphinxext.live_render import badge, link
+from bbwatch.sphinxext.live_render import NO_SEARCH, badge, link
 from bbwatch.sphinxext.live_strips import age, problem_anchor, verdict_strip
 from bbwatch.triage.rows import Analysis, Problem
 
@@ -145,7 +145,7 @@ def matrix(rows: Sequence[Problem], analysis: Analysis) -> list[nodes.Node]:
         _p("Each cell: the last results of that test on that builder, oldest first "
            "(pass, fail, flaky: failed then passed on re-run, not run); a mass failure "
            "shows its builds' results.", classes=["bbwatch-meta"]),
-        _table(heads, body, ["bbwatch-matrix"]),
+        _table(heads, body, ["bbwatch-matrix", NO_SEARCH]),
     ]
     if len(builders) > len(shown):
         out.append(_p(f"{len(builders) - len(shown)} more builders: see the entries below.",

@@ -43,6 +43,12 @@ _CLASS_COLOURS = {"new": "danger", "known": "info", "flaky": "warning", "infra":
 
 DocLink = Callable[[str], str | None]  # docname -> relative URI, or None if no such page
 
+# Sphinx's search index skips a node with this class. Given to the bulk that changes with every
+# build and that a page's own find does better: the status tables (builder, worker and tag
+# names), the failure matrix, the flaky tests' per-builder lists. Problems, tests and issues
+# stay searchable.
+NO_SEARCH = "no-search"
+
 
 # Terminal colour/hyperlink sequences (regrtest 3.14 colours its output): dropped.
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
@@ -208,7 +214,7 @@ def status(sections: Sequence[BranchStatus], analysis: Analysis) -> list[nodes.N
         out.append(_table(
             ["Builder", "Result", "Since", "Worker", "Links"],
             (_status_row(row, analysis) for row in section.rows),
-            ["bbwatch-status"], [30, 12, 25, 15, 18],
+            ["bbwatch-status", NO_SEARCH], [30, 12, 25, 15, 18],
         ))
     return out
 

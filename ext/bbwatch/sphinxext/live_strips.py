@@ -30,7 +30,7 @@ from sphinx.writers.html5 import HTML5Translator
 
 from bbwatch.models import Build
 from bbwatch.source.urls import build_url
-from bbwatch.sphinxext.live_render import clean
+from bbwatch.sphinxext.live_render import NO_SEARCH, clean
 from bbwatch.triage.flaky_stats import Cell, build_strip, test_strip
 from bbwatch.triage.rows import Analysis, BranchStatus, Problem, describe_age
 
@@ -75,7 +75,7 @@ def strip(cells: Sequence[Cell], base_url: str, caption: str, *classes: str) -> 
     squares = [cell(c, base_url) for c in cells]
     text = caption + " ".join(s.words for s in squares)
     return history_strip(text, text, caption=caption, cells=[tuple(s) for s in squares],
-                         classes=["bbwatch-strip", *classes, "no-search"])
+                         classes=["bbwatch-strip", *classes, NO_SEARCH])
 
 
 def visit_strip_html(self: HTML5Translator, node: history_strip) -> None:
