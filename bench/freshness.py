@@ -6,12 +6,18 @@ Runs the scale fixture (150 builders x 200 builds, 50 ms latency; ``tests/scalef
 ``bbwatch serve --interval 10`` against it, then completes new builds at a steady rate
 (``POST /admin/add-builds``: ``--per-round`` builds every ``--every`` seconds, some red), and
 watches ``<serve dir>/current/live/*.html`` for each build's link. A build counts as shown when
-the status page links it (its history strip) and, if it is red, the known-failures page links
-it too. Then no build completes for ``--idle`` seconds and the master's request counter says
-what the polls cost.
+the status page links it (its history strip); a red build must also be on the known-failures
+page if it was still failing in the data of the rebuild that first put it on the status page
+(``judge``): when it was its builder's newest build on that status page, known-failures must
+link it; when newer builds of its builder were already there and all of them red (a failure
+streak going on), known-failures must link the newest of them; when a passing build had
+already followed it, it was no longer a current failure, and the status page alone counts.
+Then no build completes for ``--idle`` seconds and the master's request counter says what the
+polls cost.
 
 ``--json`` prints ``{"p50_s", "p95_s", "idle_requests_per_min", "rebuild_s"}`` (plus detail
-under other keys); without it, the figures beside their targets.
+under other keys, ``red_judged`` among them: how many red builds were judged each way);
+without it, the figures beside their targets.
 """
 
 from __future__ import annotations
@@ -60,6 +66,29 @@ def _read(path: Path) -> str:
         return ""
 
 
+def newest_linked(status: str, builderid: int) -> int | None:
+    """The newest build of a builder the status page links (the rebuild's data: no running
+    build in the fixture, so it is the newest completed one)."""
+    pattern = re.escape(f"#/builders/{builderid}/builds/") + r'(\d+)"'
+    numbers = [int(n) for n in re.findall(pattern, status)]
+    return max(numbers) if numbers else None
+
+
+def judge(status: str, builderid: int, number: int,
+          red: dict[tuple[int, int], bool]) -> tuple[str, int | None]:
+    """How a red build is judged, from the status page that first links it: ``("newest", n)``
+    (still its builder's newest build: known-failures must link it), ``("streak", m)`` (newer
+    builds, all red: known-failures must link build ``m``, the newest) or
+    ``("superseded", None)`` (a passing build followed it: the status page alone counts).
+    ``red``: (builderid, number) -> red, for the builds the bench added."""
+    newest = newest_linked(status, builderid)
+    if newest is None or newest <= number:
+        return "newest", number
+    if all(red.get((builderid, n), False) for n in range(number + 1, newest + 1)):
+        return "streak", newest
+    return "superseded", None
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -94,25 +123,41 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         cold_s = time.monotonic() - started
 
         # -- steady new builds ---------------------------------------------------------------
-        pending: dict[int, tuple[float, str, bool]] = {}  # buildid -> (done at, link, red)
+        # buildid -> (done at, builderid, number, red)
+        pending: dict[int, tuple[float, int, int, bool]] = {}
+        red: dict[tuple[int, int], bool] = {}  # (builderid, number) -> red, builds added here
+        # red buildid -> the link known-failures must hold ("" when the status page suffices)
+        required: dict[int, str] = {}
+        judged = {"newest": 0, "streak": 0, "superseded": 0}
         latencies: list[float] = []
         red_seen = 0
         end = time.monotonic() + args.duration
         next_add = time.monotonic()
+
+        def link(builderid: int, number: int) -> str:
+            return f"#/builders/{builderid}/builds/{number}\""
+
         while time.monotonic() < end or (pending and time.monotonic() < end + 90):
             now = time.monotonic()
             if now >= next_add and now < end:
                 next_add += args.every
                 for buildid in _post(f"{master}admin/add-builds?n={args.per_round}")["added"]:
                     row = _get(f"{master}api/v2/builds/{buildid}")["builds"][0]
-                    link = f"#/builders/{row['builderid']}/builds/{row['number']}\""
-                    pending[buildid] = (now, link, row["results"] not in (0, 1))
+                    is_red = row["results"] not in (0, 1)
+                    pending[buildid] = (now, row["builderid"], row["number"], is_red)
+                    red[(row["builderid"], row["number"])] = is_red
             status = _read(live / "status.html")
             failures = _read(live / "known-failures.html")
-            for buildid, (done_at, link, red) in list(pending.items()):
-                if link in status and (not red or link in failures):
+            for buildid, (done_at, builderid, number, is_red) in list(pending.items()):
+                if link(builderid, number) not in status:
+                    continue
+                if is_red and buildid not in required:  # the first rebuild that shows it
+                    verdict, must = judge(status, builderid, number, red)
+                    judged[verdict] += 1
+                    required[buildid] = link(builderid, must) if must is not None else ""
+                if not is_red or not required[buildid] or required[buildid] in failures:
                     latencies.append(time.monotonic() - done_at)
-                    red_seen += red
+                    red_seen += is_red
                     del pending[buildid]
             time.sleep(0.2)
 
@@ -131,6 +176,12 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             "builds_shown": len(latencies),
             "red_builds_shown": red_seen,
             "builds_never_shown": len(pending),
+            "red_builds": sum(red.values()),
+            "red_judged": {**judged, "never_on_status": sum(
+                1 for buildid, (*_, is_red) in pending.items()
+                if is_red and buildid not in required)},
+            "red_never_on_known_failures": sum(
+                1 for buildid in pending if required.get(buildid)),
             "rebuilds": len(rebuilds),
             "cold_start_s": round(cold_s, 1),
             "interval_s": args.interval,
@@ -171,6 +222,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  build done -> pages show it: p50 {figures['p50_s']}s, p95 {figures['p95_s']}s "
           f"(target p95 <= {TARGETS['p95_s']:g}s) over {figures['builds_shown']} builds, "
           f"{figures['red_builds_shown']} red, {figures['builds_never_shown']} never shown")
+    judged = figures["red_judged"]
+    print(f"  red builds: {figures['red_builds']}; at the rebuild that first showed them "
+          f"{judged['newest']} newest on their builder and {judged['streak']} in a red streak "
+          f"(known-failures must link them: {figures['red_never_on_known_failures']} never "
+          f"did), {judged['superseded']} already followed by a passing build (status page "
+          f"alone), {judged['never_on_status']} never on the status page")
     print(f"  idle polls: {figures['idle_requests_per_min']} requests/min "
           f"(target <= {TARGETS['idle_requests_per_min']:g})")
     print(f"  rebuild: {figures['rebuild_s']}s median over {figures['rebuilds']} rebuilds; "

@@ -30,3 +30,36 @@ def test_fetch_bench_json_and_request_targets() -> None:
     assert result["naive_sampled_builders"] == 4  # nothing extrapolated at this size
     assert result["cold_requests"] > 4 * 5  # at least one request per build shown
     assert result["cold_errors"] == result["warm_errors"] == result["warm10_errors"] == 0
+
+
+def _freshness():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_freshness",
+                                                  REPO / "bench" / "freshness.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _status(*links: tuple[int, int]) -> str:
+    """A status page's build links as it writes them (history strips and the Links column)."""
+    return "".join(f'<a class="bbwatch-cell" href="http://m/#/builders/{b}/builds/{n}">x</a>'
+                   for b, n in links)
+
+
+def test_freshness_judges_a_red_build_by_the_status_page_that_first_shows_it() -> None:
+    """A red build must be on known-failures only while it is still failing in the data of
+    the rebuild that first shows it; a passing build after it leaves the status page alone."""
+    judge = _freshness().judge
+    red = {(2, 204): True, (2, 205): False, (3, 207): True, (3, 208): True, (3, 209): True,
+           (4, 10): True, (4, 11): True, (4, 12): False}
+    # still the builder's newest build: known-failures must link it
+    page = _status((2, 203), (2, 204), (12, 300), (3, 207))
+    assert judge(page, 2, 204, red) == ("newest", 204)
+    # a passing build followed before the rebuild: the status page alone counts
+    assert judge(_status((2, 204), (2, 205)), 2, 204, red) == ("superseded", None)
+    # newer builds, all red: the streak goes on, known-failures must link its newest build
+    assert judge(_status((3, 207), (3, 208), (3, 209)), 3, 207, red) == ("streak", 209)
+    # red, then red, then green: no longer failing
+    assert judge(_status((4, 10), (4, 11), (4, 12)), 4, 10, red) == ("superseded", None)
