@@ -149,6 +149,14 @@ def test_many_values_come_back_in_one_read_each(tmp_path: Path) -> None:
     assert len(reads) == 1 + 3  # the scan, then 1,205 keys in three reads of 500
     assert all(r.startswith("SELECT group_concat") for r in reads)
     assert store.scan("nothing/", str) == {} and store.get_many([], str) == {}
+    # keys() and clear() with a filter read the keys the same way
+    sql.clear()
+    assert store.keys("k/") == sorted(values)
+    assert store.clear("k/0", keep=lambda k: k.endswith("7")) == 1000 - 100
+    assert store.keys("k/0") == [f"k/0{i:03d}" for i in range(1000) if i % 10 == 7]
+    assert store.get("k/,.", str) == "comma, dot."  # outside the prefix: kept
+    selects_ = [s for s in sql if s.startswith("SELECT")]
+    assert len(selects_) == 4 and all("group_concat" in s for s in selects_[:3])
 
 
 def test_a_failed_write_keeps_the_old_values(tmp_path: Path,

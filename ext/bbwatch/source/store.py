@@ -81,6 +81,14 @@ def _rows(db: sqlite3.Connection, where: str, params: Iterable[object]) -> list[
     return rows
 
 
+def _keys(db: sqlite3.Connection, where: str, params: Iterable[object]) -> list[str]:
+    """The keys ``where`` selects, read as one aggregated row (see ``_AGGREGATE``)."""
+    (joined,) = db.execute(f"SELECT group_concat(hex(key), ',') FROM entries WHERE {where}",
+                           tuple(params)).fetchone()
+    return [bytes.fromhex(k).decode("utf-8", "surrogatepass")
+            for k in (joined.split(",") if joined else ())]
+
+
 def _damaged(exc: sqlite3.Error) -> bool:
     name = getattr(exc, "sqlite_errorname", "")
     return name == "SQLITE_NOTADB" or name.startswith("SQLITE_CORRUPT")
@@ -267,9 +275,8 @@ class Store:
         return bool(rows) and _crc(*rows[0][:2]) == rows[0][2]
 
     def keys(self, prefix: str) -> list[str]:
-        return [k for (k,) in self._run(lambda db: db.execute(
-            "SELECT key FROM entries WHERE key >= ? AND key < ? ORDER BY key",
-            (prefix, _upper(prefix))).fetchall(), [], write=False)]
+        return sorted(self._run(lambda db: _keys(db, "key >= ? AND key < ?",
+                                                 (prefix, _upper(prefix))), [], write=False))
 
     def put(self, key: str, value: object) -> None:
         self.put_many({key: value})
@@ -311,8 +318,7 @@ class Store:
                 if keep is None:
                     return db.execute(
                         "DELETE FROM entries WHERE key >= ? AND key < ?", bounds).rowcount
-                gone = [(k,) for (k,) in db.execute(
-                    "SELECT key FROM entries WHERE key >= ? AND key < ?", bounds) if not keep(k)]
+                gone = [(k,) for k in _keys(db, "key >= ? AND key < ?", bounds) if not keep(k)]
                 db.executemany("DELETE FROM entries WHERE key = ?", gone)
                 return len(gone)
 
