@@ -80,17 +80,23 @@ def strip(cells: Sequence[Cell], base_url: str, caption: str, *classes: str) -> 
 
 def visit_strip_html(self: HTML5Translator, node: history_strip) -> None:
     """``<span class="bbwatch-strip ..."><span class="bbwatch-sr">caption</span>`` then one
-    ``<a class="bbwatch-cell bbwatch-cell-<css> ...">`` per square (a span when no link)."""
+    ``<a class="bbwatch-cell bbwatch-cell-<css> ...">`` per square (a span when no link).
+    Every value goes through the translator's ``encode`` (it escapes quotes too, so it serves
+    attributes; ``clean`` already took control characters out of the URLs)."""
+    encode = self.encode
+    classes: dict[str, str] = {}  # a strip has a few verdicts: each class string made once
     out = [self.starttag(node, "span", ""),
-           f'<span class="bbwatch-sr">{self.encode(node["caption"])}</span>']
+           f'<span class="bbwatch-sr">{encode(node["caption"])}</span>']
     for words, url, css in node["cells"]:
-        classes = self.attval(f"bbwatch-cell bbwatch-cell-{css}")
-        text = self.encode(words)
+        cls = classes.get(css)
+        if cls is None:
+            cls = classes[css] = encode(f"bbwatch-cell bbwatch-cell-{css}")
+        text = encode(words)
         if url:
-            out.append(f'<a class="{classes} reference external" href="{self.attval(url)}" '
-                       f'title="{self.attval(words)}">{text}</a>')
+            out.append(f'<a class="{cls} reference external" href="{encode(url)}" '
+                       f'title="{text}">{text}</a>')
         else:
-            out.append(f'<span class="{classes}">{text}</span>')
+            out.append(f'<span class="{cls}">{text}</span>')
     out.append("</span>")
     self.body.append("".join(out))
     raise nodes.SkipNode
