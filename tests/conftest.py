@@ -8,7 +8,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from bbwatch_fleet import DEMO_REGISTRY
+from bbwatch_fleet import DEMO_ACKS, DEMO_REGISTRY
 from sphinx.application import Sphinx
 from sphinx.util.console import strip_escape_sequences
 from sphinx.util.docutils import docutils_namespace, patch_docutils
@@ -100,10 +100,11 @@ def snapshot_site_build(tmp_path_factory: pytest.TempPathFactory) -> SiteBuild:
 
 @pytest.fixture(scope="session")
 def demo_site_build(tmp_path_factory: pytest.TempPathFactory) -> SiteBuild:
-    """The handbook built from the recorded fleet snapshot with the demo registry (what
-    ``make demo`` shows), once per session."""
+    """The handbook built from the recorded fleet snapshot with what ``make demo`` sets (the
+    demo registry and acknowledgements, close candidates after 0 days), once per session."""
     build = _build_site(tmp_path_factory.mktemp("demo-site"), warnings_are_errors=False,
-                        BBWATCH_SNAPSHOT=str(SNAPSHOT), BBWATCH_REGISTRY=str(DEMO_REGISTRY))
+                        BBWATCH_SNAPSHOT=str(SNAPSHOT), BBWATCH_REGISTRY=str(DEMO_REGISTRY),
+                        BBWATCH_ACKS=str(DEMO_ACKS), BBWATCH_CLOSE_AFTER_DAYS="0")
     assert build.status == 0, build.warnings
     return build
 

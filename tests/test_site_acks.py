@@ -21,7 +21,7 @@ from sphinx.application import Sphinx
 from sphinx.errors import ConfigError
 from sphinx.util.docutils import docutils_namespace, patch_docutils
 
-from tests.conftest import REPO
+from tests.conftest import REPO, SiteBuild
 
 DOCS = REPO / "docs"
 SNAPSHOT = REPO / "tests" / "fixtures" / "snapshot"
@@ -48,15 +48,13 @@ def _build(out: Path, monkeypatch: pytest.MonkeyPatch, snapshot: bool = True,
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Sphinx]:
-    mp = pytest.MonkeyPatch()
-    try:
-        default = _build(tmp_path_factory.mktemp("default"), mp)
-        mp.undo()
-        demo = _build(tmp_path_factory.mktemp("demo"), mp, **DEMO_ENV)
-    finally:
-        mp.undo()
-    return {"default": default, "demo": demo}
+def builds(snapshot_site_build: SiteBuild, demo_site_build: SiteBuild) -> dict[str, Sphinx]:
+    """The session's two snapshot builds of the handbook (``tests/conftest.py``): the default
+    configuration, and what ``make demo`` sets (``DEMO_ENV``)."""
+    demo = demo_site_build.app
+    assert live_acks.acks_path(demo) == Path(DEMO_ENV["BBWATCH_ACKS"])  # what make demo sets
+    assert demo.config.bbwatch_close_after_days == 0
+    return {"default": snapshot_site_build.app, "demo": demo}
 
 
 def _page(app: Sphinx, name: str) -> str:
