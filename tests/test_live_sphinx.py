@@ -6,8 +6,10 @@ Masters: tests/scalefleet.py's generated fleet (hostile names, failures, flakes)
 
 from __future__ import annotations
 
+import json
 import re
 import socket
+import time
 from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
@@ -263,6 +265,17 @@ def test_parallel_build(master, tmp_path):
     assert "bbwatch-builder" in html["status"] and "bbwatch-problem" in html["failures"]
 
 
+def _build_noting_reads(out: Path, url: str, fresh: bool, read: list[str]) -> SphinxTestApp:
+    """Build the test root into ``out``, appending each document Sphinx reads to ``read``."""
+    app = make(out, url, fresh=fresh)
+    app.connect("source-read", lambda app, docname, source: read.append(docname))
+    try:
+        app.build()
+    finally:
+        app.cleanup()
+    return app
+
+
 def test_incremental_build_rereads_only_live_pages_changed_data_or_not(master, tmp_path,
                                                                      monkeypatch):
     """Every build that checks the master renders the live pages again (their check time and
@@ -271,12 +284,7 @@ def test_incremental_build_rereads_only_live_pages_changed_data_or_not(master, t
     read: list[str] = []
 
     def run(fresh: bool) -> str:
-        app = make(tmp_path, master.url, fresh=fresh)
-        app.connect("source-read", lambda app, docname, source: read.append(docname))
-        try:
-            app.build()
-        finally:
-            app.cleanup()
+        app = _build_noting_reads(tmp_path, master.url, fresh, read)
         return (Path(app.outdir) / "status.html").read_text()
 
     run(True)
@@ -308,18 +316,10 @@ def test_a_rebuild_with_nothing_new_states_its_own_check_time(master, tmp_path):
     """Without JavaScript too: the second build's pages say when *it* checked the master and
     their ages are true at that time; the data version (the browser's reload cue) and the
     version file agree with them; a page without live blocks is not re-read or rewritten."""
-    import json
-    import time
-
     read: list[str] = []
 
     def run(fresh: bool) -> tuple[Path, dict[str, str]]:
-        app = make(tmp_path, master.url, fresh=fresh)
-        app.connect("source-read", lambda app, docname, source: read.append(docname))
-        try:
-            app.build()
-        finally:
-            app.cleanup()
+        app = _build_noting_reads(tmp_path, master.url, fresh, read)
         assert app.statuscode == 0 and app.warning.getvalue() == ""
         out = Path(app.outdir)
         return out, {p.stem: p.read_text() for p in out.glob("*.html")}
@@ -345,7 +345,6 @@ def test_a_rebuild_with_nothing_new_states_its_own_check_time(master, tmp_path):
 def test_the_fetch_runs_while_sphinx_reads(tmp_path):
     """builder-inited only starts the fetch: Sphinx reads while the master answers, and the
     pages still get the data (``get_state`` waits for it)."""
-    import json
     import threading
 
     from bbwatch.sphinxext import live
