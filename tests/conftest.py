@@ -50,10 +50,13 @@ class SiteBuild:
         return Path(self.app.outdir)
 
 
-def _build_site(out: Path, *, warnings_are_errors: bool, **env: str) -> SiteBuild:
-    """``sphinx-build -b html -q [-W --keep-going]`` of ``docs/`` with the root ``conf.py`` into
-    ``out/html``, with no ``BBWATCH_*`` variable set but ``env`` (a developer's leftover
-    ``BBWATCH_REGISTRY`` must not reach it). In-process, so the app stays inspectable."""
+def build_site(out: Path, *, warnings_are_errors: bool = False,
+               overrides: dict[str, object] | None = None, **env: str) -> SiteBuild:
+    """``sphinx-build -b html -q [-W --keep-going] [-D overrides]`` of ``docs/`` with the root
+    ``conf.py`` into ``out/html`` (its cache in ``out/.bbwatch-cache``), with no ``BBWATCH_*``
+    variable set but ``env`` (a developer's leftover ``BBWATCH_REGISTRY`` must not reach it).
+    In-process, so the app stays inspectable. Every test that builds the handbook goes
+    through here."""
     mp = pytest.MonkeyPatch()
     for name in [n for n in os.environ if n.startswith("BBWATCH_")]:
         mp.delenv(name)
@@ -66,7 +69,7 @@ def _build_site(out: Path, *, warnings_are_errors: bool, **env: str) -> SiteBuil
         with patch_docutils(str(REPO)), docutils_namespace():
             app = Sphinx(str(REPO / "docs"), str(REPO), str(out / "html"), str(out / "doctrees"),
                          "html", status=None, warning=warnings,
-                         warningiserror=warnings_are_errors)
+                         warningiserror=warnings_are_errors, confoverrides=overrides or {})
             app.build()
     finally:
         mp.undo()
@@ -77,7 +80,7 @@ def _build_site(out: Path, *, warnings_are_errors: bool, **env: str) -> SiteBuil
 def whole_site_build(tmp_path_factory: pytest.TempPathFactory) -> SiteBuild:
     """The handbook (``docs/`` with the root ``conf.py``) built once per session, offline
     (never reaching a master from tests), with ``-W``."""
-    return _build_site(tmp_path_factory.mktemp("site"), warnings_are_errors=True,
+    return build_site(tmp_path_factory.mktemp("site"), warnings_are_errors=True,
                        BBWATCH_OFFLINE="1")
 
 
@@ -94,7 +97,7 @@ def snapshot_site_build(tmp_path_factory: pytest.TempPathFactory) -> SiteBuild:
     registry and acknowledgements), its live and triage pages from the recorded snapshot of
     the local fleet instead of a master. (``whole_site`` is offline: its live pages are empty,
     and the handbook's own pages must not show live data in its tests.)"""
-    return _build_site(tmp_path_factory.mktemp("snapshot-site"), warnings_are_errors=False,
+    return build_site(tmp_path_factory.mktemp("snapshot-site"), warnings_are_errors=False,
                        BBWATCH_SNAPSHOT=str(SNAPSHOT))
 
 
@@ -102,7 +105,7 @@ def snapshot_site_build(tmp_path_factory: pytest.TempPathFactory) -> SiteBuild:
 def demo_site_build(tmp_path_factory: pytest.TempPathFactory) -> SiteBuild:
     """The handbook built from the recorded fleet snapshot with what ``make demo`` sets (the
     demo registry and acknowledgements, close candidates after 0 days), once per session."""
-    build = _build_site(tmp_path_factory.mktemp("demo-site"), warnings_are_errors=False,
+    build = build_site(tmp_path_factory.mktemp("demo-site"), warnings_are_errors=False,
                         BBWATCH_SNAPSHOT=str(SNAPSHOT), BBWATCH_REGISTRY=str(DEMO_REGISTRY),
                         BBWATCH_ACKS=str(DEMO_ACKS), BBWATCH_CLOSE_AFTER_DAYS="0")
     assert build.status == 0, build.warnings

@@ -24,9 +24,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from sphinx.cmd.build import build_main
 
-from tests.conftest import REPO
+from tests.conftest import REPO, build_site
 from tests.fleetdata import Fleet
 from tests.scalefleet import serve
 
@@ -151,21 +150,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, 
     out = tmp_path_factory.mktemp("glance-site")
     fleet = serve(Fleet(builders=30, builds=30, seed=3, log_kb=4), latency=0)
     try:
-        env = {"BBWATCH_BUILDBOT_URL": fleet.url, "BBWATCH_OFFLINE": ""}
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            status = build_main(["-b", "html", "-c", str(REPO), "-q", "-d",
-                                 str(out / "doctrees"), "-D", f"bbwatch_cache_dir={out}/cache",
-                                 "-D", "suppress_warnings=bbwatch.live",
-                                 str(REPO / "docs"), str(out / "html")])
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-        assert status == 0
+        build = build_site(out, overrides={"suppress_warnings": ["bbwatch.live"]},
+                           BBWATCH_BUILDBOT_URL=fleet.url)
+        assert build.status == 0, build.warnings
         builds: dict[int, list[tuple[int, int]]] = {}
         for spec in fleet.fleet.specs.values():
             builds.setdefault(spec.builderid, []).append((spec.number, spec.results))

@@ -18,9 +18,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from sphinx.cmd.build import build_main
 
-from tests.conftest import REPO
+from tests.conftest import build_site
 from tests.fakemaster import FakeMaster
 from tests.httpfake import FakeServer
 
@@ -47,20 +46,8 @@ def served_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         master = FakeMaster(srv, builders=3, builds=3)
         master.builders[0]["name"] = EVIL
         master.sync()
-        env = {"BBWATCH_BUILDBOT_URL": srv.url, "BBWATCH_OFFLINE": ""}
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            status = build_main(["-b", "html", "-c", str(REPO), "-q", "-d",
-                                 str(out / "doctrees"), "-D", f"bbwatch_cache_dir={out}/cache",
-                                 str(REPO / "docs"), str(out / "html")])
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-    assert status == 0
+        build = build_site(out, BBWATCH_BUILDBOT_URL=srv.url)
+    assert build.status == 0, build.warnings
     handler = functools.partial(_Quiet, directory=str(out / "html"))
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()

@@ -8,17 +8,14 @@ suspect change, and the flaky test (and only it) on the flaky page.
 from __future__ import annotations
 
 import html as htmllib
-import os
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 from bbwatch_fleet import DEMO_REGISTRY
 from bbwatch_fleet import scenarios as sc
-from sphinx.cmd.build import build_main
 
-from tests.conftest import REPO
+from tests.conftest import build_site
 
 pytestmark = pytest.mark.integration
 
@@ -26,25 +23,10 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def pages(fleet: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     out = tmp_path_factory.mktemp("live-site")
-    saved = {k: os.environ.get(k)
-             for k in ("BBWATCH_BUILDBOT_URL", "BBWATCH_OFFLINE", "BBWATCH_REGISTRY")}
-    os.environ["BBWATCH_BUILDBOT_URL"] = fleet.url
-    os.environ["BBWATCH_REGISTRY"] = str(DEMO_REGISTRY)  # as `make demo` sets it
-    os.environ.pop("BBWATCH_OFFLINE", None)
-    try:
-        status = build_main(["-b", "html", "-c", str(REPO), "-q", "-w", str(out / "warn.txt"),
-                             "-d", str(out / "doctrees"), "-D",
-                             f"bbwatch_cache_dir={out / 'cache'}", str(REPO / "docs"),
-                             str(out / "html")])
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    warnings = (out / "warn.txt").read_text()
-    assert status == 0 and "bbwatch.live" not in warnings, warnings
-    live = Path(out / "html" / "live")
+    build = build_site(out, BBWATCH_BUILDBOT_URL=fleet.url,
+                       BBWATCH_REGISTRY=str(DEMO_REGISTRY))  # as `make demo` sets it
+    assert build.status == 0 and "bbwatch.live" not in build.warnings, build.warnings
+    live = build.html / "live"
     return {p.stem: p.read_text() for p in live.glob("*.html")}
 
 
