@@ -1,5 +1,6 @@
-"""The one codec: msgspec, straight between bytes and the dataclasses of ``bbwatch.models``
-and ``bbwatch.logs`` (no dicts in between, no hand-written field lists).
+"""The one codec: msgspec, straight between bytes and the records of ``bbwatch.models`` and
+``bbwatch.logs`` (msgspec Structs and dataclasses; no dicts in between, no hand-written field
+lists).
 
 - ``pack``/``unpack``: MessagePack, for the store (``bbwatch.source.store``).
 - ``dump_json``/``load_json``: readable JSON (sorted keys and sets, indented), for files

@@ -5,7 +5,7 @@ Schema (its version, ``CACHE_FORMAT``, is SQLite's ``PRAGMA user_version``)::
     CREATE TABLE entries (key TEXT PRIMARY KEY, value BLOB NOT NULL, crc INTEGER NOT NULL)
     CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)
 
-``value`` is a dataclass (or a str, int, list of them) packed by ``bbwatch.source.codec``;
+``value`` is a record (or a str, int, list of them) packed by ``bbwatch.source.codec``;
 ``crc`` is the CRC-32 of key and value, so a value damaged on disk or copied under another key
 is dropped (counted in ``dropped``), never misread. Keys are ``/``-separated names in spaces
 (``Space``): ``client/<master>/...`` (``bbwatch.source.client``), ``parsed/v<PARSER_VERSION>/
