@@ -259,6 +259,21 @@ def test_offline_mode_makes_no_request_and_no_warning(master, tmp_path):
     assert "Live data is disabled" in html["status"]
 
 
+@pytest.mark.parametrize(("builder", "suffix"), [("text", ".txt"), ("latex", ".tex")])
+def test_other_writers_show_the_strips_as_words(master, tmp_path, builder, suffix):
+    """A history strip is one node with its own HTML visitor; text and LaTeX show its words."""
+    app = make(tmp_path, master.url, builder=builder)
+    try:
+        app.build()
+    finally:
+        app.cleanup()
+    assert app.statuscode == 0 and "Traceback" not in app.warning.getvalue()
+    written = "".join(p.read_text() for p in Path(app.outdir).glob(f"*{suffix}"))
+    # (LaTeX escapes the hash; text tables wrap, so a square may end its line)
+    verdict = r"(pass|flaky|fail|not run|success|failure|warnings|exception)"
+    assert re.search(r"oldest first: \\?#\d+\s+" + verdict, written)
+
+
 def test_parallel_build(master, tmp_path):
     app, html, warnings = build(tmp_path, master.url, parallel=2)
     assert warnings == ""
