@@ -176,14 +176,7 @@ class BuildbotURL:
             return self.api_root
         if self.kind == "builders":
             return f"{self.api_root}builders"
-        url = f"{self.api_root}builders/{self._builder_segment()}"
-        if self.number is not None:
-            url += f"/builds/{self.number}"
-        if self.step is not None:
-            url += f"/steps/{quote(self.step, safe='')}"
-        if self.log is not None:
-            url += f"/logs/{quote(self.log, safe='')}"
-        return url
+        return f"{self.api_root}builders/{self._builder_segment()}{self._below_builder()}"
 
     @property
     def web_url(self) -> str | None:
@@ -198,9 +191,11 @@ class BuildbotURL:
             return f"{self.web_root}#/builders{query}"
         if self.builderid is None:
             return None
-        url = f"{self.web_root}#/builders/{self.builderid}"
-        if self.number is not None:
-            url += f"/builds/{self.number}"
+        return f"{self.web_root}#/builders/{self.builderid}{self._below_builder()}"
+
+    def _below_builder(self) -> str:
+        """``/builds/N[/steps/S[/logs/L]]``: the same path under a builder in API and UI."""
+        url = f"/builds/{self.number}" if self.number is not None else ""
         if self.step is not None:
             url += f"/steps/{quote(self.step, safe='')}"
         if self.log is not None:
